@@ -1,0 +1,17 @@
+"""xai-bench: a comparative benchmark for explanation methods on transformer models."""
+
+from bench.api import explain, list_methods, list_tasks
+from bench.models import Model, load_model, wrap
+from bench.types import Cost, Example, Explanation
+
+__all__ = [
+    "Cost",
+    "Example",
+    "Explanation",
+    "Model",
+    "explain",
+    "list_methods",
+    "list_tasks",
+    "load_model",
+    "wrap",
+]

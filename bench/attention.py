@@ -1,0 +1,93 @@
+"""Attention math that explanation methods change, plugged in through transformers' AttentionInterface.
+
+`suppressed_attention` is AtMan's attention (arXiv 2301.08110): the pre-softmax scores of every
+row are shifted by their minimum over valid keys and multiplied, column by column, by a
+per-key factor (1 - f for a suppressed key, 1 elsewhere), before the additive mask and the
+softmax. The factors for the current forward pass come from `suppress(...)`, a context
+manager holding them in a ContextVar, so nothing leaks between calls or threads.
+With no factors set it is exactly eager attention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AttentionInterface, AttentionMaskInterface
+from transformers.masking_utils import eager_mask
+
+SUPPRESSED_ATTENTION = "xai_bench_suppressed"
+
+
+@dataclass
+class Suppression:
+    """Per-row, per-key multipliers for the pre-softmax scores of every layer and head.
+
+    `factors` has shape (batch, key_length): row b of the batch scales key j by factors[b, j].
+    `calls` counts attention layers that applied it, so callers can tell when a model's
+    attention never went through the interface.
+    """
+
+    factors: torch.Tensor
+    calls: int = 0
+
+
+_ACTIVE: ContextVar[Suppression | None] = ContextVar("xai_bench_suppression", default=None)
+
+
+@contextmanager
+def suppress(factors: torch.Tensor) -> Iterator[Suppression]:
+    spec = Suppression(factors)
+    token = _ACTIVE.set(spec)
+    try:
+        yield spec
+    finally:
+        _ACTIVE.reset(token)
+
+
+def _repeat_kv(states: torch.Tensor, groups: int) -> torch.Tensor:
+    """Expand grouped key/value heads (GQA) to one per query head."""
+    return states if groups == 1 else states.repeat_interleave(groups, dim=1)
+
+
+def suppressed_attention(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    groups = getattr(module, "num_key_value_groups", 1)
+    key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
+    if scaling is None:
+        scaling = query.size(-1) ** -0.5
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    spec = _ACTIVE.get()
+    if spec is not None:
+        spec.calls += 1
+        if attention_mask is None:
+            row_min = scores.amin(dim=-1, keepdim=True)
+        else:
+            valid = attention_mask[..., : key.shape[-2]] > torch.finfo(scores.dtype).min / 2
+            row_min = scores.masked_fill(~valid, torch.inf).amin(dim=-1, keepdim=True)
+            row_min = torch.where(torch.isinf(row_min), 0.0, row_min)  # rows with no valid key
+        factors = spec.factors.to(scores.dtype)[:, None, None, :]
+        scores = (scores - row_min) * factors
+    if attention_mask is not None:
+        scores = scores + attention_mask[..., : key.shape[-2]]
+    weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    output = torch.matmul(weights, value).transpose(1, 2).contiguous()
+    return output, weights
+
+
+AttentionInterface.register(SUPPRESSED_ATTENTION, suppressed_attention)
+# Without a mask function of its own, a custom attention name silently loses the padding mask.
+AttentionMaskInterface.register(SUPPRESSED_ATTENTION, eager_mask)

@@ -1,0 +1,83 @@
+"""The base class of explanation methods: one subclass per file in `methods/`.
+
+A method declares what it can explain (modalities, model kinds, whether it needs gradients
+or attention) so the runner can record "not applicable" instead of failing, and implements
+one verb, `attribute(model, encoded) -> scores`. `explain` adds the bookkeeping every method
+shares: input checks, cost measurement and the `Explanation` record.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.cost import measure
+from bench.errors import InputError, NotApplicableError
+from bench.models import Encoded, Model
+from bench.registry import METHODS
+from bench.types import Explanation
+
+register_method = METHODS.register
+
+
+class Method:
+    name: ClassVar[str]
+    """Registry name, e.g. 'atman'."""
+    defaults: ClassVar[dict[str, Any]] = {}
+    """Every parameter the method takes, with its default."""
+    model_kinds: ClassVar[tuple[str, ...]] = ("classifier", "causal-lm", "image-classifier")
+    needs_gradients: ClassVar[bool] = False
+    needs_attention: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise InputError(
+                f"method {self.name!r} got unknown parameter(s) {', '.join(sorted(unknown))}; "
+                f"it takes {', '.join(sorted(self.defaults)) or 'none'}"
+            )
+        self.params = {**self.defaults, **params}
+
+    @classmethod
+    def modalities(cls) -> tuple[str, ...]:
+        return tuple(sorted({"image" if kind == "image-classifier" else "text" for kind in cls.model_kinds}))
+
+    def check_applicable(self, model: Model) -> None:
+        if model.kind not in self.model_kinds:
+            raise NotApplicableError(
+                f"method {self.name!r} does not apply to {model.kind} models "
+                f"(it supports {', '.join(self.model_kinds)})"
+            )
+
+    def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
+        """One float per explained position of `encoded`."""
+        raise NotImplementedError
+
+    def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
+        """Several inputs at once; methods that can batch across inputs override this."""
+        return [self.attribute(model, encoded) for encoded in batch]
+
+    def explain(self, model: Model, encoded: Encoded | list[Encoded]) -> Explanation | list[Explanation]:
+        self.check_applicable(model)
+        batch = encoded if isinstance(encoded, list) else [encoded]
+        with measure(model.passes, model.device) as cost:
+            all_scores = self.attribute_batch(model, batch)
+        explanations = []
+        for item, scores in zip(batch, all_scores, strict=True):
+            scores = np.asarray(scores, dtype=np.float64)
+            if not np.all(np.isfinite(scores)):
+                raise FloatingPointError(f"method {self.name!r} produced non-finite scores")
+            explanations.append(
+                Explanation(
+                    tokens=item.tokens,
+                    scores=scores,
+                    target=item.target,
+                    method=self.name,
+                    params=dict(self.params),
+                    cost=cost,
+                    special_tokens=item.special,
+                    patch_grid=item.patch_grid,
+                )
+            )
+        return explanations if isinstance(encoded, list) else explanations[0]

@@ -1,0 +1,259 @@
+"""Model adapters: everything model-specific, so methods and metrics stay model-agnostic.
+
+A `Model` wraps one HF model and its tokenizer (or image processor). It turns inputs into an
+`Encoded` (ids, tokens, special-token mask, target), scores a batch of input variants by the
+target's log-probability, exposes the embedding layer for gradient methods, and switches the
+attention implementation for methods that read or change attention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import (
+    AutoConfig,
+    AutoImageProcessor,
+    AutoModelForCausalLM,
+    AutoModelForImageClassification,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+)
+
+from bench.cost import PassCounter
+from bench.errors import InputError, NotApplicableError
+
+KINDS = ("classifier", "causal-lm", "image-classifier")
+_AUTO_CLASSES = {
+    "classifier": AutoModelForSequenceClassification,
+    "causal-lm": AutoModelForCausalLM,
+    "image-classifier": AutoModelForImageClassification,
+}
+
+
+@dataclass
+class Encoded:
+    """One input ready for the model.
+
+    `input_ids` is the whole sequence the model reads (for a causal LM: prompt, then target).
+    `tokens` and `special` cover the explained positions only: every input token of a
+    classifier (special ones included), the prompt of a causal LM, [CLS] and the patches of a ViT.
+    """
+
+    input_ids: torch.Tensor
+    tokens: list[str]
+    special: np.ndarray
+    target: int | str
+    target_ids: torch.Tensor | None = None
+    pixel_values: torch.Tensor | None = None
+    patch_grid: tuple[int, int] | None = None
+
+    @property
+    def n_positions(self) -> int:
+        return len(self.tokens)
+
+
+def infer_kind(config: Any, class_name: str = "") -> str:
+    """The adapter kind from the model class or its config's architectures."""
+    architectures = " ".join([class_name, *(getattr(config, "architectures", None) or [])])
+    if "CausalLM" in architectures or "LMHead" in architectures:
+        return "causal-lm"
+    if "ImageClassification" in architectures or getattr(config, "model_type", "") in ("vit", "deit"):
+        return "image-classifier"
+    return "classifier"
+
+
+class Model:
+    """Adapter around one HF model. Build it with `bench.wrap` or `bench.load_model`."""
+
+    def __init__(self, hf_model: PreTrainedModel, processor: Any, kind: str | None = None, name: str = ""):
+        kind = kind or infer_kind(hf_model.config, type(hf_model).__name__)
+        if kind not in KINDS:
+            raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+        self.hf = hf_model.eval()
+        self.kind = kind
+        self.name = name or getattr(hf_model.config, "name_or_path", "") or type(hf_model).__name__
+        self.processor = processor
+        self.tokenizer = None if kind == "image-classifier" else processor
+        self.passes = PassCounter()
+        self.passes.attach(self.hf)
+
+    # ----- facts about the model -------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.hf.parameters()).device
+
+    @property
+    def modality(self) -> str:
+        return "image" if self.kind == "image-classifier" else "text"
+
+    @property
+    def max_length(self) -> int:
+        limits = [getattr(self.hf.config, "max_position_embeddings", None)]
+        if self.tokenizer is not None:
+            limits.append(getattr(self.tokenizer, "model_max_length", None))
+        limits = [limit for limit in limits if isinstance(limit, int) and 0 < limit < 10**7]
+        return min(limits) if limits else 10**6
+
+    @property
+    def num_labels(self) -> int:
+        return int(self.hf.config.num_labels)
+
+    @property
+    def baseline_token_id(self) -> int:
+        """The token that stands for 'removed': mask, else pad, else unk."""
+        for name in ("mask_token_id", "pad_token_id", "unk_token_id"):
+            token_id = getattr(self.tokenizer, name, None)
+            if token_id is not None:
+                return int(token_id)
+        raise NotApplicableError(f"tokenizer of {self.name} has no mask, pad or unk token")
+
+    @property
+    def embedding_layer(self) -> torch.nn.Module:
+        return self.hf.get_input_embeddings()
+
+    # ----- inputs ----------------------------------------------------------------------
+    def encode(self, inputs: Any, target: int | str | None = None) -> Encoded:
+        if self.kind == "image-classifier":
+            return self._encode_image(inputs, target)
+        if not isinstance(inputs, str) or not inputs.strip():
+            raise InputError("input text is empty: there is nothing to explain")
+        prompt_ids = self.tokenizer(inputs, add_special_tokens=True)["input_ids"]
+        target_ids: list[int] = []
+        if self.kind == "causal-lm":
+            if target is None:
+                target = self._greedy_next_token(prompt_ids)
+            if not isinstance(target, str) or not target:
+                raise InputError("a causal LM needs the target as a non-empty text")
+            target_ids = self.tokenizer(target, add_special_tokens=False)["input_ids"]
+        total = len(prompt_ids) + len(target_ids)
+        if total > self.max_length:
+            raise InputError(
+                f"input has {total} tokens but {self.name} accepts at most {self.max_length}; "
+                "shorten the text or truncate it before explaining"
+            )
+        ids = torch.tensor(prompt_ids + target_ids, dtype=torch.long)
+        if self.kind == "classifier":
+            if target is None:
+                target = self.predict(ids)
+            target = self._check_class(target)
+        special_ids = set(self.tokenizer.all_special_ids)
+        return Encoded(
+            input_ids=ids,
+            tokens=self.tokenizer.convert_ids_to_tokens(prompt_ids),
+            special=np.array([i in special_ids for i in prompt_ids], dtype=bool),
+            target=target,
+            target_ids=torch.tensor(target_ids, dtype=torch.long) if target_ids else None,
+        )
+
+    def _encode_image(self, image: Any, target: int | None) -> Encoded:
+        pixel_values = self.processor(images=image, return_tensors="pt")["pixel_values"]
+        config = self.hf.config
+        grid = (config.image_size // config.patch_size, config.image_size // config.patch_size)
+        tokens = ["[CLS]"] + [f"patch[{r},{c}]" for r in range(grid[0]) for c in range(grid[1])]
+        if target is None:
+            target = int(self.hf(pixel_values=pixel_values.to(self.device)).logits.argmax(-1))
+        special = np.zeros(len(tokens), dtype=bool)
+        special[0] = True
+        return Encoded(
+            input_ids=torch.arange(len(tokens)),
+            tokens=tokens,
+            special=special,
+            target=self._check_class(target),
+            pixel_values=pixel_values,
+            patch_grid=grid,
+        )
+
+    def _check_class(self, target: Any) -> int:
+        if not isinstance(target, int | np.integer) or not 0 <= int(target) < self.num_labels:
+            raise InputError(
+                f"target class {target!r} is out of range: {self.name} has {self.num_labels} classes"
+            )
+        return int(target)
+
+    @torch.no_grad()
+    def predict(self, ids: torch.Tensor) -> int:
+        return int(self.hf(input_ids=ids[None].to(self.device)).logits[0].argmax())
+
+    @torch.no_grad()
+    def _greedy_next_token(self, prompt_ids: list[int]) -> str:
+        logits = self.hf(input_ids=torch.tensor([prompt_ids], device=self.device)).logits
+        return self.tokenizer.decode([int(logits[0, -1].argmax())])
+
+    def batch(self, rows: Sequence[Encoded], input_ids: Sequence[torch.Tensor] | None = None) -> dict:
+        """Model inputs for a batch of rows, right-padded; `input_ids` overrides each row's ids."""
+        if self.kind == "image-classifier":
+            return {"pixel_values": torch.cat([row.pixel_values for row in rows]).to(self.device)}
+        sequences = list(input_ids) if input_ids is not None else [row.input_ids for row in rows]
+        length = max(len(seq) for seq in sequences)
+        pad_id = self.tokenizer.pad_token_id
+        pad_id = pad_id if pad_id is not None else 0
+        ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(sequences), length), dtype=torch.long)
+        for b, seq in enumerate(sequences):
+            ids[b, : len(seq)] = seq
+            mask[b, : len(seq)] = 1
+        return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
+
+    # ----- outputs ---------------------------------------------------------------------
+    def target_logprob_from_logits(self, logits: torch.Tensor, rows: Sequence[Encoded]) -> torch.Tensor:
+        """log p(target) per row: the class log-probability, or the summed log-probability of
+        the target tokens under teacher forcing for a causal LM."""
+        logprobs = logits.float().log_softmax(-1)
+        if self.kind != "causal-lm":
+            targets = torch.tensor([row.target for row in rows], device=logits.device)
+            return logprobs.gather(-1, targets[:, None])[:, 0]
+        out = []
+        for b, row in enumerate(rows):
+            start = row.n_positions
+            target_ids = row.target_ids.to(logits.device)
+            predicted = logprobs[b, start - 1 : start - 1 + len(target_ids)]
+            out.append(predicted.gather(-1, target_ids[:, None]).sum())
+        return torch.stack(out)
+
+    def target_logprob(self, inputs: dict, rows: Sequence[Encoded]) -> torch.Tensor:
+        return self.target_logprob_from_logits(self.hf(**inputs).logits, rows)
+
+    # ----- attention -------------------------------------------------------------------
+    @contextmanager
+    def attention_implementation(self, name: str) -> Iterator[None]:
+        """Run the body with another attention implementation, then restore the model's own."""
+        if not getattr(self.hf, "_supports_attention_backend", False):
+            raise NotApplicableError(
+                f"{type(self.hf).__name__} does not route attention through transformers' "
+                "AttentionInterface, so its attention cannot be read or changed"
+            )
+        previous = self.hf.config._attn_implementation
+        self.hf.set_attn_implementation(name)
+        try:
+            yield
+        finally:
+            self.hf.set_attn_implementation(previous)
+
+
+def wrap(hf_model: PreTrainedModel, tokenizer_or_processor: Any, kind: str | None = None) -> Model:
+    """Wrap an in-memory HF model and its tokenizer or image processor."""
+    return Model(hf_model, tokenizer_or_processor, kind=kind)
+
+
+def load_model(name_or_path: str | Path, kind: str | None = None, **hf_kwargs: Any) -> Model:
+    """Load a model from a local folder or a hub id; the kind is read from its config unless given."""
+    name_or_path = str(name_or_path)
+    config = AutoConfig.from_pretrained(name_or_path, **hf_kwargs)
+    kind = kind or infer_kind(config)
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+    hf_model = _AUTO_CLASSES[kind].from_pretrained(name_or_path, **hf_kwargs)
+    if kind == "image-classifier":
+        processor = AutoImageProcessor.from_pretrained(name_or_path, **hf_kwargs)
+    else:
+        processor = AutoTokenizer.from_pretrained(name_or_path, **hf_kwargs)
+        if processor.pad_token_id is None:
+            processor.pad_token = processor.eos_token or processor.unk_token
+    return Model(hf_model, processor, kind=kind, name=name_or_path)

@@ -1,0 +1,72 @@
+"""Plain data passed between stages: what to explain, and the explanation itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Example:
+    """One thing to explain: model inputs, the output to explain, and an optional ground truth.
+
+    `inputs` is a text (str) or an image array (H, W, C). `target` is a class index for
+    classifiers or the target text for a causal LM (None = the model's own prediction).
+    `rationale` is an optional 0/1 mask over the model's tokens (or pixels for images).
+    """
+
+    id: str
+    inputs: Any
+    target: int | str | None = None
+    rationale: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Cost:
+    """What one explanation cost: wall seconds, passes through the model, peak memory in bytes."""
+
+    seconds: float = 0.0
+    forward_passes: int = 0
+    backward_passes: int = 0
+    peak_memory_bytes: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "seconds": self.seconds,
+            "forward_passes": self.forward_passes,
+            "backward_passes": self.backward_passes,
+            "peak_memory_bytes": self.peak_memory_bytes,
+        }
+
+
+@dataclass
+class Explanation:
+    """One attribution: a float score per model input token (or patch), special tokens included.
+
+    Users may build one by hand to evaluate attributions made elsewhere; only `tokens` and
+    `scores` are required. `special_tokens` marks positions that metrics never perturb.
+    For images, `patch_grid` is (rows, cols) of the patch scores.
+    """
+
+    tokens: list[str]
+    scores: np.ndarray
+    target: int | str | None = None
+    method: str = "custom"
+    params: dict[str, Any] = field(default_factory=dict)
+    cost: Cost = field(default_factory=Cost)
+    special_tokens: np.ndarray | None = None
+    patch_grid: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        self.scores = np.asarray(self.scores, dtype=np.float64)
+        if self.scores.ndim != 1 or len(self.scores) != len(self.tokens):
+            raise ValueError(
+                f"Explanation needs one score per token: got {len(self.tokens)} tokens "
+                f"and scores of shape {self.scores.shape}"
+            )
+        if self.special_tokens is None:
+            self.special_tokens = np.zeros(len(self.tokens), dtype=bool)
+        self.special_tokens = np.asarray(self.special_tokens, dtype=bool)

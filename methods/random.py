@@ -1,0 +1,17 @@
+"""A seeded uniform baseline: the floor every table needs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.method import Method, register_method
+from bench.models import Encoded, Model
+
+
+@register_method("random")
+class RandomBaseline(Method):
+    name = "random"
+    defaults = {"seed": 0}
+
+    def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
+        return np.random.default_rng(self.params["seed"]).uniform(size=encoded.n_positions)

@@ -1,0 +1,1 @@
+"""Benchmark tasks: one module per task, each registering itself with `@register_task`."""

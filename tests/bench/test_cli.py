@@ -1,0 +1,63 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+import bench
+from bench.cli import main
+
+
+@pytest.fixture
+def model_dir(bert, tmp_path):
+    bert.hf.save_pretrained(tmp_path)
+    bert.tokenizer.save_pretrained(tmp_path)
+    return tmp_path
+
+
+def test_list_shows_methods_with_modalities(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in bench.list_methods():
+        assert name in out
+    assert "modalities: image,text" in out
+
+
+def test_explain_json_matches_api(model_dir, capsys):
+    assert (
+        main(
+            [
+                "explain",
+                "--model",
+                str(model_dir),
+                "--method",
+                "atman",
+                "--json",
+                "--target",
+                "1",
+                "free cash",
+            ]
+        )
+        == 0
+    )
+    payload = json.loads(capsys.readouterr().out)
+    expected = bench.explain("atman", bench.load_model(model_dir), "free cash", target=1)
+    assert payload["tokens"] == expected.tokens
+    assert payload["scores"] == pytest.approx(expected.scores.tolist(), abs=1e-6)
+
+
+def test_explain_table_and_module_entry_point(model_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "explain", "--model", str(model_dir), "free cash"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "free" in result.stdout and "cost:" in result.stdout
+
+
+def test_bad_input_is_a_clear_error(model_dir, capsys):
+    assert main(["explain", "--model", str(model_dir), "--method", "nope", "free"]) == 2
+    assert "unknown method 'nope'" in capsys.readouterr().err
+    assert main(["explain", "--model", str(model_dir), ""]) == 2
+    assert "empty" in capsys.readouterr().err

@@ -1,0 +1,88 @@
+"""The model adapter: kinds, bad input, loading from a local folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import bench
+from bench.errors import InputError
+
+
+def test_kinds_are_inferred(bert, gpt2, llama, vit):
+    assert [m.kind for m in (bert, gpt2, llama, vit)] == [
+        "classifier",
+        "causal-lm",
+        "causal-lm",
+        "image-classifier",
+    ]
+
+
+def test_empty_text_is_refused(bert):
+    with pytest.raises(InputError, match="empty"):
+        bench.explain("atman", bert, "   ")
+
+
+def test_text_over_the_limit_names_the_limit(bert):
+    with pytest.raises(InputError, match="at most 64"):
+        bench.explain("atman", bert, "free " * 100)
+
+
+def test_target_out_of_range(bert):
+    with pytest.raises(InputError, match="out of range: .* 2 classes"):
+        bench.explain("atman", bert, "free cash", target=2)
+
+
+def test_unknown_method_lists_known_ones(bert):
+    with pytest.raises(KeyError, match="unknown method 'nope'.*atman"):
+        bench.explain("nope", bert, "free cash")
+
+
+def test_unknown_parameter(bert):
+    with pytest.raises(InputError, match="unknown parameter.*steps"):
+        bench.explain("atman", bert, "free cash", steps=3)
+
+
+def test_default_target_is_the_prediction(bert):
+    encoded = bert.encode("free cash now")
+    with torch.no_grad():
+        logits = bert.hf(input_ids=encoded.input_ids[None]).logits
+    assert encoded.target == int(logits.argmax())
+
+
+def test_classifier_target_logprob_is_log_softmax(bert):
+    encoded = bert.encode("hello how are you", 1)
+    with torch.no_grad():
+        logits = bert.hf(input_ids=encoded.input_ids[None]).logits[0].double()
+        got = float(bert.target_logprob(bert.batch([encoded]), [encoded])[0])
+    assert got == pytest.approx(float(logits[1] - torch.logsumexp(logits, 0)), abs=1e-5)
+
+
+def test_special_tokens_are_marked(bert):
+    encoded = bert.encode("free cash")
+    assert encoded.tokens == ["[CLS]", "free", "cash", "[SEP]"]
+    assert encoded.special.tolist() == [True, False, False, True]
+
+
+def test_load_model_from_local_folder(bert, tmp_path):
+    bert.hf.save_pretrained(tmp_path)
+    bert.tokenizer.save_pretrained(tmp_path)
+    loaded = bench.load_model(tmp_path)
+    assert loaded.kind == "classifier"
+    a = bench.explain("atman", bert, "free cash prize", target=1)
+    b = bench.explain("atman", loaded, "free cash prize", target=1)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+
+
+def test_cost_counts_forward_passes(bert):
+    explanation = bench.explain("atman", bert, "free cash prize", target=1)
+    assert explanation.cost.forward_passes == len(explanation.tokens) + 1
+    assert explanation.cost.backward_passes == 0
+    assert explanation.cost.seconds > 0
+
+
+def test_hand_built_explanation_checks_lengths():
+    bench.Explanation(tokens=["a", "b"], scores=[0.1, 0.2])
+    with pytest.raises(ValueError, match="one score per token"):
+        bench.Explanation(tokens=["a", "b"], scores=[0.1])
