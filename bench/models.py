@@ -53,10 +53,23 @@ class Encoded:
     target_ids: torch.Tensor | None = None
     pixel_values: torch.Tensor | None = None
     patch_grid: tuple[int, int] | None = None
+    offsets: list[tuple[int, int]] | None = None
+    """Character span of each explained text token in the input ((0, 0) for special tokens)."""
 
     @property
     def n_positions(self) -> int:
         return len(self.tokens)
+
+    def token_mask(self, spans: list[tuple[int, int]]) -> np.ndarray:
+        """0/1 per explained token: 1 where the token's characters overlap any of `spans`,
+        e.g. a human rationale given as character spans of the input text."""
+        if self.offsets is None:
+            raise ValueError("character spans map onto text tokens only")
+        mask = np.zeros(self.n_positions, dtype=np.int8)
+        for i, (start, end) in enumerate(self.offsets):
+            if end > start and not self.special[i]:
+                mask[i] = any(start < span_end and span_start < end for span_start, span_end in spans)
+        return mask
 
 
 def infer_kind(config: Any, class_name: str = "") -> str:
@@ -124,7 +137,8 @@ class Model:
             return self._encode_image(inputs, target)
         if not isinstance(inputs, str) or not inputs.strip():
             raise InputError("input text is empty: there is nothing to explain")
-        prompt_ids = self.tokenizer(inputs, add_special_tokens=True)["input_ids"]
+        encoding = self.tokenizer(inputs, add_special_tokens=True, return_offsets_mapping=True)
+        prompt_ids = encoding["input_ids"]
         target_ids: list[int] = []
         if self.kind == "causal-lm":
             if target is None:
@@ -150,6 +164,7 @@ class Model:
             special=np.array([i in special_ids for i in prompt_ids], dtype=bool),
             target=target,
             target_ids=torch.tensor(target_ids, dtype=torch.long) if target_ids else None,
+            offsets=[tuple(span) for span in encoding["offset_mapping"]],
         )
 
     def _encode_image(self, image: Any, target: int | None) -> Encoded:

@@ -86,3 +86,11 @@ def test_hand_built_explanation_checks_lengths():
     bench.Explanation(tokens=["a", "b"], scores=[0.1, 0.2])
     with pytest.raises(ValueError, match="one score per token"):
         bench.Explanation(tokens=["a", "b"], scores=[0.1])
+
+
+def test_character_spans_map_to_tokens(bert):
+    text = "hello free cash now"
+    encoded = bert.encode(text, 0)
+    start = text.index("free cash")
+    mask = encoded.token_mask([(start, start + len("free cash"))])
+    assert [t for t, m in zip(encoded.tokens, mask, strict=True) if m] == ["free", "cash"]

@@ -1,0 +1,45 @@
+"""The base class of benchmark tasks: one subclass per file in `tasks/`.
+
+A task is a dataset split, a target definition, an optional ground-truth rationale and a
+default model. It loads from a local path (`data=`) or the HuggingFace hub by id, and never
+needs the network when given a local path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bench.models import Model
+from bench.registry import TASKS
+from bench.types import Example
+
+register_task = TASKS.register
+
+
+class Task:
+    name: ClassVar[str]
+    modality: ClassVar[str] = "text"
+    """'text' or 'image'."""
+    model_kind: ClassVar[str] = "classifier"
+    """The adapter kind the task's targets are defined for."""
+    has_rationale: ClassVar[bool] = False
+    """Whether examples carry a ground-truth rationale (char spans for text, a pixel mask for images)."""
+    labels: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, data: str | Path | None = None, seed: int = 0, **params: Any) -> None:
+        self.data = Path(data) if data is not None else None
+        self.seed = seed
+        self.params = params
+
+    def examples(self, split: str = "test", n: int | None = None) -> list[Example]:
+        """The first `n` examples of a split, in a fixed (seeded) order.
+
+        Text rationales are lists of (start, end) character spans of `Example.inputs`
+        (map them to tokens with `Encoded.token_mask`); image rationales are (H, W) 0/1 arrays.
+        """
+        raise NotImplementedError
+
+    def default_model(self) -> Model:
+        """The model the benchmark explains by default: loaded, or trained once and cached."""
+        raise NotImplementedError
