@@ -217,16 +217,19 @@ class Model:
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
 
     # ----- outputs ---------------------------------------------------------------------
-    def target_logprob_from_logits(self, logits: torch.Tensor, rows: Sequence[Encoded]) -> torch.Tensor:
+    def target_logprob_from_logits(
+        self, logits: torch.Tensor, rows: Sequence[Encoded], first_position: int = 0
+    ) -> torch.Tensor:
         """log p(target) per row: the class log-probability, or the summed log-probability of
-        the target tokens under teacher forcing for a causal LM."""
+        the target tokens under teacher forcing for a causal LM. `first_position` is the
+        sequence position of the first logit, when a causal LM ran on a suffix after a cache."""
         logprobs = logits.float().log_softmax(-1)
         if self.kind != "causal-lm":
             targets = torch.tensor([row.target for row in rows], device=logits.device)
             return logprobs.gather(-1, targets[:, None])[:, 0]
         out = []
         for b, row in enumerate(rows):
-            start = row.n_positions
+            start = row.n_positions - first_position
             target_ids = row.target_ids.to(logits.device)
             predicted = logprobs[b, start - 1 : start - 1 + len(target_ids)]
             out.append(predicted.gather(-1, target_ids[:, None]).sum())

@@ -3,14 +3,23 @@
 For each input position i, every layer and head scales down the attention paid to key i
 (pre-softmax scores shifted by their row minimum, column i multiplied by 1 - f), and the score
 of i is how much the target's cross-entropy rises: CE(target | i suppressed) - CE(target).
-Positive scores support the target. All suppression variants of one explanation run as one
-batched forward pass, chunked by `batch_size`, with no gradients; inputs are never edited.
+Positive scores support the target. Inputs are never edited; the suppression lives in the
+attention function (bench/attention.py). All variants run as batched forward passes, chunked
+by `batch_size`, with no gradients.
+
+Causal LMs take a shortcut that changes no score: suppressing key i leaves every position
+before i untouched, so the unsuppressed pass's KV cache is computed once and each chunk of
+variants (sorted by their first suppressed position) runs only the positions from there on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
+from transformers import DynamicCache
 
 from bench.attention import SUPPRESSED_ATTENTION, suppress
 from bench.errors import AttentionNotReachableError, NotApplicableError
@@ -21,7 +30,12 @@ from bench.models import Encoded, Model
 @register_method("atman")
 class AtMan(Method):
     name = "atman"
-    defaults = {"suppression_factor": 0.9, "conceptual_threshold": None, "batch_size": 32}
+    defaults = {
+        "suppression_factor": 0.9,
+        "conceptual_threshold": None,
+        "batch_size": 32,
+        "prefix_reuse": True,
+    }
     needs_attention = True
 
     def suppression_factors(self, model: Model, encoded: Encoded) -> torch.Tensor:
@@ -48,33 +62,73 @@ class AtMan(Method):
         return (embeddings @ embeddings.T).cpu()
 
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
-        rows: list[Encoded] = []
-        row_factors: list[torch.Tensor] = []
-        for encoded in batch:
-            factors = self.suppression_factors(model, encoded)
-            rows.extend([encoded] * len(factors))
-            row_factors.extend(factors)
+        factors = [self.suppression_factors(model, encoded) for encoded in batch]
+        with torch.no_grad(), model.attention_implementation(SUPPRESSED_ATTENTION):
+            if model.kind == "causal-lm" and self.params["prefix_reuse"]:
+                logprobs = [
+                    self._prefix_reuse_logprobs(model, e, f) for e, f in zip(batch, factors, strict=True)
+                ]
+            else:
+                logprobs = self._batched_logprobs(model, batch, factors)
+        # CE(suppressed) - CE(plain) = log p(plain) - log p(suppressed)
+        return [(lp[0] - lp[1:]).double().numpy() for lp in logprobs]
+
+    @staticmethod
+    @contextmanager
+    def _suppressing(model: Model, factors: torch.Tensor) -> Iterator[None]:
+        """Run the body with these per-row key factors active, and check they were applied."""
+        with suppress(factors.to(model.device)) as spec:
+            yield
+        if spec.calls == 0:
+            raise AttentionNotReachableError(
+                f"{type(model.hf).__name__} never called the registered attention function, "
+                "so AtMan cannot suppress its attention"
+            )
+
+    def _batched_logprobs(
+        self, model: Model, batch: list[Encoded], factors: list[torch.Tensor]
+    ) -> list[torch.Tensor]:
+        """log p(target) for every variant of every input: padded chunks of `batch_size` rows."""
+        rows = [encoded for encoded, f in zip(batch, factors, strict=True) for _ in range(len(f))]
+        row_factors = [row for f in factors for row in f]
         logprobs = torch.empty(len(rows))
         size = int(self.params["batch_size"])
-        with torch.no_grad(), model.attention_implementation(SUPPRESSED_ATTENTION):
-            for start in range(0, len(rows), size):
-                chunk = rows[start : start + size]
-                inputs = model.batch(chunk)
-                key_length = max(len(row.input_ids) for row in chunk)  # the padded sequence
-                factors = torch.ones(len(chunk), key_length)
-                for r, row_factor in enumerate(row_factors[start : start + size]):
-                    factors[r, : len(row_factor)] = row_factor
-                with suppress(factors.to(model.device)) as spec:
-                    logprobs[start : start + len(chunk)] = model.target_logprob(inputs, chunk).cpu()
-                if spec.calls == 0:
-                    raise AttentionNotReachableError(
-                        f"{type(model.hf).__name__} never called the registered attention function, "
-                        "so AtMan cannot suppress its attention"
-                    )
-        scores, offset = [], 0
-        for encoded in batch:
-            n = encoded.n_positions
-            base = logprobs[offset]
-            scores.append((base - logprobs[offset + 1 : offset + 1 + n]).double().numpy())
-            offset += n + 1
-        return scores
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            key_factors = torch.ones(len(chunk), max(len(row.input_ids) for row in chunk))
+            for r, row in enumerate(chunk):
+                key_factors[r, : row.n_positions] = row_factors[start + r]
+            with self._suppressing(model, key_factors):
+                logprobs[start : start + len(chunk)] = model.target_logprob(model.batch(chunk), chunk).cpu()
+        sizes = [len(f) for f in factors]
+        return list(torch.split(logprobs, sizes))
+
+    def _prefix_reuse_logprobs(self, model: Model, encoded: Encoded, factors: torch.Tensor) -> torch.Tensor:
+        """The same values as the batched path for a causal LM, computing each variant only from
+        its first suppressed position on, on top of the unsuppressed pass's KV cache."""
+        ids = encoded.input_ids[None].to(model.device)
+        length = ids.shape[1]
+        key_factors = torch.ones(len(factors), length)
+        key_factors[:, : encoded.n_positions] = factors
+        with self._suppressing(model, key_factors[:1]):
+            plain = model.hf(input_ids=ids, use_cache=True)
+        logprobs = torch.empty(len(factors))
+        logprobs[0] = model.target_logprob_from_logits(plain.logits, [encoded])[0].cpu()
+        layers = [(layer.keys, layer.values) for layer in plain.cache.layers]
+        # first suppressed position of each variant; variants sorted by it share the longest prefix
+        first = (factors[1:] != 1).float().argmax(dim=1)
+        order = torch.argsort(first, stable=True) + 1
+        size = int(self.params["batch_size"])
+        for chunk in torch.split(order, size):
+            start = int(first[chunk[0] - 1])
+            rows = len(chunk)
+            cache = DynamicCache(
+                ddp_cache_data=[
+                    (k[:, :, :start].expand(rows, -1, -1, -1), v[:, :, :start].expand(rows, -1, -1, -1))
+                    for k, v in layers
+                ]
+            )
+            with self._suppressing(model, key_factors[chunk]):
+                out = model.hf(input_ids=ids[:, start:].expand(rows, -1), cache=cache)
+            logprobs[chunk] = model.target_logprob_from_logits(out.logits, [encoded] * rows, start).cpu()
+        return logprobs

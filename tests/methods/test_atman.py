@@ -106,7 +106,7 @@ def test_padded_batch_equals_one_by_one(bert):
 def test_chunking_does_not_change_scores(gpt2):
     whole = bench.explain("atman", gpt2, "free cash prize call now", target="claim", batch_size=64)
     chunked = bench.explain("atman", gpt2, "free cash prize call now", target="claim", batch_size=2)
-    np.testing.assert_allclose(whole.scores, chunked.scores, atol=1e-6)
+    np.testing.assert_allclose(whole.scores, chunked.scores, atol=1e-5)
 
 
 def test_model_restored_after_explaining(bert):
@@ -177,3 +177,14 @@ def test_attention_bypassed_is_reported(bert, monkeypatch):
     monkeypatch.setattr(bert.hf, "set_attn_implementation", lambda name: None)
     with pytest.raises(AttentionNotReachableError, match="never called"):
         bench.explain("atman", bert, "free cash", target=0)
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama"])
+@pytest.mark.parametrize("params", [{}, {"conceptual_threshold": 0.2}, {"batch_size": 3}])
+def test_prefix_reuse_equals_naive_batched_path(name, params, request):
+    model = request.getfixturevalue(name)
+    text = "free cash prize call now claim your text msg reply stop"
+    fast = bench.explain("atman", model, text, target="hello see you", **params)
+    naive = bench.explain("atman", model, text, target="hello see you", prefix_reuse=False, **params)
+    assert np.abs(naive.scores).max() > 1e-2
+    np.testing.assert_allclose(fast.scores, naive.scores, atol=1e-5)
