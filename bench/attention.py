@@ -20,6 +20,8 @@ from torch import nn
 from transformers import AttentionInterface, AttentionMaskInterface
 from transformers.masking_utils import eager_mask
 
+from bench.errors import AttentionNotReachableError
+
 SUPPRESSED_ATTENTION = "xai_bench_suppressed"
 
 
@@ -41,12 +43,22 @@ _ACTIVE: ContextVar[Suppression | None] = ContextVar("xai_bench_suppression", de
 
 @contextmanager
 def suppress(factors: torch.Tensor) -> Iterator[Suppression]:
+    """Apply per-row key factors to every attention layer of the forward passes in the body.
+
+    Raises AttentionNotReachableError if no layer applied them: the model's attention does not
+    go through the registered function, and any scores would be fake.
+    """
     spec = Suppression(factors)
     token = _ACTIVE.set(spec)
     try:
         yield spec
     finally:
         _ACTIVE.reset(token)
+    if spec.calls == 0:
+        raise AttentionNotReachableError(
+            "the model never called the registered attention function, so its attention cannot be "
+            "suppressed (it does not route attention through transformers' AttentionInterface)"
+        )
 
 
 def _repeat_kv(states: torch.Tensor, groups: int) -> torch.Tensor:
@@ -82,7 +94,8 @@ def suppressed_attention(
         scores = (scores - row_min) * factors
     if attention_mask is not None:
         scores = scores + attention_mask[..., : key.shape[-2]]
-    weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)
+    weights = nn.functional.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32))
+    weights = weights.to(value.dtype)
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()
     return output, weights

@@ -204,7 +204,8 @@ class Model:
     def batch(self, rows: Sequence[Encoded], input_ids: Sequence[torch.Tensor] | None = None) -> dict:
         """Model inputs for a batch of rows, right-padded; `input_ids` overrides each row's ids."""
         if self.kind == "image-classifier":
-            return {"pixel_values": torch.cat([row.pixel_values for row in rows]).to(self.device)}
+            pixels = torch.cat([row.pixel_values for row in rows])
+            return {"pixel_values": pixels.to(self.device, dtype=self.hf.dtype)}
         sequences = list(input_ids) if input_ids is not None else [row.input_ids for row in rows]
         length = max(len(seq) for seq in sequences)
         pad_id = self.tokenizer.pad_token_id
@@ -223,7 +224,7 @@ class Model:
         """log p(target) per row: the class log-probability, or the summed log-probability of
         the target tokens under teacher forcing for a causal LM. `first_position` is the
         sequence position of the first logit, when a causal LM ran on a suffix after a cache."""
-        logprobs = logits.float().log_softmax(-1)
+        logprobs = logits.to(torch.promote_types(logits.dtype, torch.float32)).log_softmax(-1)
         if self.kind != "causal-lm":
             targets = torch.tensor([row.target for row in rows], device=logits.device)
             return logprobs.gather(-1, targets[:, None])[:, 0]

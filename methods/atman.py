@@ -14,15 +14,12 @@ variants (sorted by their first suppressed position) runs only the positions fro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 from transformers import DynamicCache
 
 from bench.attention import SUPPRESSED_ATTENTION, suppress
-from bench.errors import AttentionNotReachableError, NotApplicableError
+from bench.errors import NotApplicableError
 from bench.method import Method, register_method
 from bench.models import Encoded, Model
 
@@ -43,7 +40,7 @@ class AtMan(Method):
         (and, with a conceptual threshold, the positions whose embeddings resemble it)."""
         n = encoded.n_positions
         f = float(self.params["suppression_factor"])
-        factors = torch.ones(n + 1, n)
+        factors = torch.ones(n + 1, n, dtype=torch.float64)
         kappa = self.params["conceptual_threshold"]
         if kappa is not None:
             similarity = self._embedding_similarity(model, encoded)
@@ -73,33 +70,25 @@ class AtMan(Method):
         # CE(suppressed) - CE(plain) = log p(plain) - log p(suppressed)
         return [(lp[0] - lp[1:]).double().numpy() for lp in logprobs]
 
-    @staticmethod
-    @contextmanager
-    def _suppressing(model: Model, factors: torch.Tensor) -> Iterator[None]:
-        """Run the body with these per-row key factors active, and check they were applied."""
-        with suppress(factors.to(model.device)) as spec:
-            yield
-        if spec.calls == 0:
-            raise AttentionNotReachableError(
-                f"{type(model.hf).__name__} never called the registered attention function, "
-                "so AtMan cannot suppress its attention"
-            )
-
     def _batched_logprobs(
         self, model: Model, batch: list[Encoded], factors: list[torch.Tensor]
     ) -> list[torch.Tensor]:
         """log p(target) for every variant of every input: padded chunks of `batch_size` rows."""
         rows = [encoded for encoded, f in zip(batch, factors, strict=True) for _ in range(len(f))]
         row_factors = [row for f in factors for row in f]
-        logprobs = torch.empty(len(rows))
+        logprobs = torch.empty(len(rows), dtype=torch.float64)
         size = int(self.params["batch_size"])
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
-            key_factors = torch.ones(len(chunk), max(len(row.input_ids) for row in chunk))
+            key_factors = torch.ones(
+                len(chunk), max(len(row.input_ids) for row in chunk), dtype=torch.float64
+            )
             for r, row in enumerate(chunk):
                 key_factors[r, : row.n_positions] = row_factors[start + r]
-            with self._suppressing(model, key_factors):
-                logprobs[start : start + len(chunk)] = model.target_logprob(model.batch(chunk), chunk).cpu()
+            with suppress(key_factors.to(model.device)):
+                logprobs[start : start + len(chunk)] = (
+                    model.target_logprob(model.batch(chunk), chunk).cpu().double()
+                )
         sizes = [len(f) for f in factors]
         return list(torch.split(logprobs, sizes))
 
@@ -108,12 +97,12 @@ class AtMan(Method):
         its first suppressed position on, on top of the unsuppressed pass's KV cache."""
         ids = encoded.input_ids[None].to(model.device)
         length = ids.shape[1]
-        key_factors = torch.ones(len(factors), length)
+        key_factors = torch.ones(len(factors), length, dtype=torch.float64)
         key_factors[:, : encoded.n_positions] = factors
-        with self._suppressing(model, key_factors[:1]):
+        with suppress(key_factors[:1].to(model.device)):
             plain = model.hf(input_ids=ids, use_cache=True)
-        logprobs = torch.empty(len(factors))
-        logprobs[0] = model.target_logprob_from_logits(plain.logits, [encoded])[0].cpu()
+        logprobs = torch.empty(len(factors), dtype=torch.float64)
+        logprobs[0] = model.target_logprob_from_logits(plain.logits, [encoded])[0].cpu().double()
         layers = [(layer.keys, layer.values) for layer in plain.cache.layers]
         # first suppressed position of each variant; variants sorted by it share the longest prefix
         first = (factors[1:] != 1).float().argmax(dim=1)
@@ -128,7 +117,9 @@ class AtMan(Method):
                     for k, v in layers
                 ]
             )
-            with self._suppressing(model, key_factors[chunk]):
+            with suppress(key_factors[chunk].to(model.device)):
                 out = model.hf(input_ids=ids[:, start:].expand(rows, -1), cache=cache)
-            logprobs[chunk] = model.target_logprob_from_logits(out.logits, [encoded] * rows, start).cpu()
+            logprobs[chunk] = (
+                model.target_logprob_from_logits(out.logits, [encoded] * rows, start).cpu().double()
+            )
         return logprobs
