@@ -256,8 +256,18 @@ class Model:
             self.hf.set_attn_implementation(previous)
 
 
-def wrap(hf_model: PreTrainedModel, tokenizer_or_processor: Any, kind: str | None = None) -> Model:
-    """Wrap an in-memory HF model and its tokenizer or image processor."""
+def wrap(
+    hf_model: PreTrainedModel | torch.nn.Module,
+    tokenizer_or_processor: Any,
+    kind: str | None = None,
+    **cnn_options: Any,
+) -> Model:
+    """Wrap an in-memory HF model and its tokenizer or image processor, or a plain torch image
+    classifier (a CNN) and its preprocessing callable; `cnn_options` go to `bench.cnn.CNNModel`."""
+    if not isinstance(hf_model, PreTrainedModel):
+        from bench.cnn import CNNModel  # bench.cnn builds on this module
+
+        return CNNModel(hf_model, tokenizer_or_processor, kind=kind, **cnn_options)
     return Model(hf_model, tokenizer_or_processor, kind=kind)
 
 

@@ -108,3 +108,22 @@ def tiny_vit(seed: int = 0) -> bench.Model:
 
 def tiny_image(seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
+
+
+def tiny_cnn_preprocess(image: np.ndarray) -> torch.Tensor:
+    """(16, 16, 3) uint8 -> (3, 16, 16) floats in [-1, 1]."""
+    return torch.as_tensor(np.asarray(image), dtype=torch.float32).permute(2, 0, 1) / 127.5 - 1
+
+
+def tiny_cnn(seed: int = 0) -> bench.Model:
+    """A plain torch CNN (no transformers, no attention) on 16x16 images, explained on a 4x4 grid."""
+    torch.manual_seed(seed)
+    module = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 3, stride=2, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 8 * 8, 3),
+    )
+    return bench.wrap(module, tiny_cnn_preprocess, name="tiny-cnn", grid=(4, 4))
