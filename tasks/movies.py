@@ -41,7 +41,7 @@ def truncate(text: str, spans: list[tuple[int, int]], max_words: int) -> tuple[s
         return text, spans
     first = len(words) - max_words
     window = words[first : first + MAX_SENTENCE_SEARCH]
-    if SENTENCE_END in window[:-1]:
+    if words[first - 1] != SENTENCE_END and SENTENCE_END in window[:-1]:
         first += window.index(SENTENCE_END) + 1
     cut = sum(len(word) + 1 for word in words[:first])
     clipped = [(max(a, cut) - cut, b - cut) for a, b in spans if b > cut]

@@ -1,0 +1,47 @@
+import json
+
+import pytest
+
+from bench.errors import InputError
+from tasks.squad_qa import SquadQA
+from tests.data import shared_data
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return SquadQA(data=shared_data("squad")).examples("test")
+
+
+def test_reads_all_questions_with_evidence(examples):
+    assert len(examples) == 1630
+    assert sum(bool(e.meta["evidence"]) for e in examples) == 501
+
+
+def test_rationale_is_the_gold_answer_inside_the_prompt(examples):
+    rows = {}
+    with open(shared_data("squad") / "validation.jsonl") as handle:
+        for line in handle:
+            row = json.loads(line)
+            rows[f"squad-{row['id']}"] = row
+    for example in examples:
+        row = rows[example.id]
+        (start, end) = example.rationale[0]
+        assert example.inputs[start:end] == row["answers"]["text"][0]
+        assert example.target == " " + row["answers"]["text"][0]
+        assert example.inputs.startswith("Context: " + row["context"])
+        assert example.inputs.endswith(f"\nQuestion: {row['question']}\nAnswer:")
+        # the span sits in the context, at the gold offset
+        assert start == len("Context: ") + row["answers"]["answer_start"][0]
+
+
+def test_evidence_spans_are_verbatim(examples):
+    with open(shared_data("squad") / "expmrc_evidence.jsonl") as handle:
+        evidence = {f"squad-{row['id']}": row["evidences"] for row in map(json.loads, handle)}
+    for example in examples:
+        texts = [example.inputs[a:b] for a, b in example.meta["evidence"]]
+        assert texts == evidence.get(example.id, [])
+
+
+def test_no_train_split_locally():
+    with pytest.raises(InputError, match="dev questions only"):
+        SquadQA(data=shared_data("squad")).examples("train")
