@@ -1,6 +1,7 @@
 """xai-bench: a comparative benchmark for explanation methods on transformer models."""
 
 from bench.api import explain, list_methods, list_tasks
+from bench.evaluate import evaluate
 from bench.models import Model, load_model, wrap
 from bench.types import Cost, Example, Explanation
 
@@ -9,6 +10,7 @@ __all__ = [
     "Example",
     "Explanation",
     "Model",
+    "evaluate",
     "explain",
     "list_methods",
     "list_tasks",

@@ -1,0 +1,107 @@
+"""Score explanations with the registered metrics: `bench.evaluate` for one explanation
+(hand-built ones included), `score_explanation` for the runner (values and curves)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from bench.errors import InputError
+from bench.metric import CurveMetric, Evidence, Metric
+from bench.models import Encoded, Model
+from bench.registry import METRICS
+from bench.types import Example, Explanation
+
+
+def default_metrics(has_rationale: bool, sanity: bool = False) -> list[str]:
+    """Every faithfulness and cost metric; plausibility with a rationale; sanity when asked."""
+    families = {"faithfulness", "cost"} | ({"plausibility"} if has_rationale else set())
+    families |= {"sanity"} if sanity else set()
+    return [name for name, metric in METRICS.items() if metric.family in families]
+
+
+def rationale_mask(encoded: Encoded, rationale: Any) -> np.ndarray | None:
+    """A 0/1 mask over the explained positions from character spans (text), a (H, W) pixel
+    mask (images: a patch counts when at least half its pixels do) or a ready token mask."""
+    if rationale is None:
+        return None
+    if encoded.patch_grid is not None and np.ndim(rationale) == 2:
+        return _patch_mask(encoded, np.asarray(rationale, dtype=np.float64))
+    if isinstance(rationale, list | tuple) and (not rationale or np.ndim(rationale[0]) == 1):
+        return encoded.token_mask([tuple(span) for span in rationale])
+    mask = np.asarray(rationale)
+    if mask.shape != (encoded.n_positions,):
+        raise InputError(
+            f"rationale mask has shape {mask.shape} but the input has {encoded.n_positions} positions"
+        )
+    return (mask != 0).astype(np.int8) * ~np.asarray(encoded.special, dtype=bool)
+
+
+def _patch_mask(encoded: Encoded, pixels: np.ndarray) -> np.ndarray:
+    rows, cols = encoded.patch_grid
+    height, width = pixels.shape
+    row_of = np.minimum(np.arange(height) * rows // height, rows - 1)
+    col_of = np.minimum(np.arange(width) * cols // width, cols - 1)
+    coverage = np.zeros((rows, cols))
+    np.add.at(coverage, (row_of[:, None], col_of[None, :]), pixels != 0)
+    coverage /= np.outer(np.bincount(row_of, minlength=rows), np.bincount(col_of, minlength=cols))
+    mask = np.zeros(encoded.n_positions, dtype=np.int8)
+    mask[encoded.n_positions - rows * cols :] = (coverage >= 0.5).ravel()
+    return mask
+
+
+def score_explanation(
+    explanation: Explanation,
+    model: Model,
+    encoded: Encoded,
+    metrics: Sequence[str],
+    rationale: np.ndarray | None = None,
+    replacement: str | None = None,
+    batch_size: int = 64,
+    method: Any = None,
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """({metric: value}, {curve metric: y values}) for one explanation of `encoded`."""
+    if len(explanation.tokens) != encoded.n_positions:
+        raise InputError(
+            f"the explanation has {len(explanation.tokens)} scores but the model encodes the input "
+            f"into {encoded.n_positions} positions; explain the same input with the same model"
+        )
+    evidence = Evidence(explanation, model, encoded, rationale, replacement, batch_size, method)
+    values: dict[str, float] = {}
+    curves: dict[str, list[float]] = {}
+    for name in metrics:
+        metric: Metric = METRICS.get(name)()
+        values[name] = float(metric.compute(evidence))
+        if isinstance(metric, CurveMetric):
+            curves[name] = metric.curve(evidence)[1].tolist()
+    return values, curves
+
+
+def evaluate(
+    explanation: Explanation,
+    model: Model,
+    inputs: Any,
+    metrics: Sequence[str] | None = None,
+    rationale: Any = None,
+    replacement: str | None = None,
+    batch_size: int = 64,
+) -> dict[str, float]:
+    """The metrics of one explanation of `model` on `inputs` (text, image, or an `Example`,
+    whose rationale is then used unless `rationale` is given).
+
+    The input is re-encoded with the explanation's target, so explanations built by hand or
+    elsewhere work as long as they have one score per explained position. `rationale` is a
+    list of character spans, a (H, W) pixel mask, or a 0/1 mask over positions. `metrics`
+    defaults to every faithfulness and cost metric, plus plausibility when there is a
+    rationale. `replacement` is how removed positions are filled (see bench.perturbation).
+    """
+    if isinstance(inputs, Example):
+        rationale = inputs.rationale if rationale is None else rationale
+        inputs = inputs.inputs
+    encoded = model.encode(inputs, explanation.target)
+    mask = rationale_mask(encoded, rationale)
+    names = list(metrics) if metrics is not None else default_metrics(mask is not None)
+    values, _ = score_explanation(explanation, model, encoded, names, mask, replacement, batch_size)
+    return values

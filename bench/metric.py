@@ -1,0 +1,118 @@
+"""The base class of metrics (one subclass per file in `bench/metrics/`) and what they read.
+
+A metric declares, like Quantus does, its direction (`higher_is_better`), its `value_range`
+and its `family` (faithfulness | plausibility | sanity | cost), and computes one float from an
+`Evidence`: the explanation, the model and encoded input it explains, the perturbation
+machinery, and the rationale when the task has one. A metric never knows which method made
+the scores. Curve metrics also expose their curve (y at x = k/N) for the records.
+A value that is undefined on one example (an empty rationale, fewer than two tokens) is NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.errors import NotApplicableError
+from bench.models import Encoded, Model
+from bench.perturbation import Perturber
+from bench.registry import METRICS
+from bench.types import Explanation
+
+register_metric = METRICS.register
+FAMILIES = ("faithfulness", "plausibility", "sanity", "cost")
+EVERY_TOKEN_UP_TO = 64
+CURVE_FRACTIONS = 20
+
+
+def curve_steps(n: int) -> np.ndarray:
+    """How many positions are removed at each curve point: k = 0..n one at a time when
+    n <= 64, else at 20 equal fractions of n (rounded)."""
+    if n <= EVERY_TOKEN_UP_TO:
+        return np.arange(n + 1)
+    return np.rint(np.linspace(0, n, CURVE_FRACTIONS + 1)).astype(int)
+
+
+@dataclass
+class Evidence:
+    """Everything a metric may read about one explanation, with shared results cached."""
+
+    explanation: Explanation
+    model: Model
+    encoded: Encoded
+    rationale: np.ndarray | None = None
+    """0/1 per explained position, or None when the task has no ground truth."""
+    replacement: str | None = None
+    batch_size: int = 64
+    method: Any = None
+    """The `Method` that made the explanation, for sanity checks that re-run it."""
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def perturber(self) -> Perturber:
+        return Perturber(self.model, self.encoded, self.replacement, self.batch_size)
+
+    @cached_property
+    def order(self) -> np.ndarray:
+        """Removable positions ranked by score, descending (ties keep position order)."""
+        removable = self.perturber.removable
+        return removable[np.argsort(-self.explanation.scores[removable], kind="stable")]
+
+    @property
+    def removable(self) -> np.ndarray:
+        return self.perturber.removable
+
+    def removal_masks(self, removed_sets: list[np.ndarray]) -> np.ndarray:
+        masks = np.zeros((len(removed_sets), self.encoded.n_positions), dtype=bool)
+        for row, positions in zip(masks, removed_sets, strict=True):
+            row[positions] = True
+        return masks
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def unperturbed_score(self) -> float:
+        return self.cached("unperturbed", lambda: float(self.perturber.scores(self.removal_masks([[]]))[0]))
+
+    def rationale_on_removable(self) -> np.ndarray:
+        if self.rationale is None:
+            raise NotApplicableError("this metric needs a ground-truth rationale; none was given")
+        return np.asarray(self.rationale, dtype=bool)[self.removable]
+
+
+class Metric:
+    name: ClassVar[str]
+    family: ClassVar[str]
+    higher_is_better: ClassVar[bool]
+    value_range: ClassVar[tuple[float, float]]
+    needs_rationale: ClassVar[bool] = False
+    needs_method: ClassVar[bool] = False
+
+    @classmethod
+    def record_column(cls) -> str:
+        """The records column holding this metric's values."""
+        return f"metric_{cls.name}"
+
+    def compute(self, evidence: Evidence) -> float:
+        raise NotImplementedError
+
+
+class CurveMetric(Metric):
+    """A metric summarising a perturbation curve by its area (trapezoid over x = k/N on [0, 1])."""
+
+    def curve(self, evidence: Evidence) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of the curve; cached on the evidence so related metrics share the forwards."""
+        return evidence.cached(f"curve_{self.name}", lambda: self._curve(evidence))
+
+    def _curve(self, evidence: Evidence) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def compute(self, evidence: Evidence) -> float:
+        x, y = self.curve(evidence)
+        return float(np.trapezoid(y, x)) if len(x) > 1 else float("nan")

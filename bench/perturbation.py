@@ -1,0 +1,127 @@
+"""Remove input positions and score what is left: the machinery every perturbation metric shares.
+
+A removal is a boolean mask over the explained positions. Text positions are replaced by a
+token (`mask`: the model's baseline token, i.e. mask, else pad, else unk; `pad`; `unk`) at the
+same position, or deleted and the rest re-indexed (`delete`). Image patches are replaced by
+zeros in the model's input space (`zero`), the image's per-channel mean (`mean`), or a
+Gaussian blur of the image (`blur`). Special positions are never removed.
+
+The score y of a variant is the softmax probability of the target class for classifiers and
+image classifiers, and the teacher-forced log-probability of the whole target text for causal
+LMs (a sequence probability underflows for long targets; the log keeps curves comparable).
+All variants of one call run as batched forward passes of at most `batch_size` rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter
+
+from bench.errors import InputError, NotApplicableError
+from bench.models import Encoded, Model
+
+TEXT_REPLACEMENTS = ("mask", "pad", "unk", "delete")
+IMAGE_REPLACEMENTS = ("zero", "mean", "blur")
+
+
+def default_replacement(model: Model) -> str:
+    return "zero" if model.kind == "image-classifier" else "mask"
+
+
+class Perturber:
+    """Scores variants of one encoded input with chosen positions removed."""
+
+    def __init__(self, model: Model, encoded: Encoded, replacement: str | None = None, batch_size: int = 64):
+        replacement = replacement or default_replacement(model)
+        allowed = IMAGE_REPLACEMENTS if model.kind == "image-classifier" else TEXT_REPLACEMENTS
+        if replacement not in allowed:
+            raise InputError(
+                f"replacement {replacement!r} does not apply to {model.kind} inputs; "
+                f"use one of {', '.join(allowed)}"
+            )
+        self.model = model
+        self.encoded = encoded
+        self.replacement = replacement
+        self.batch_size = int(batch_size)
+        self.removable = np.flatnonzero(~np.asarray(encoded.special, dtype=bool))
+        """Positions that may be removed: the non-special explained positions, in order."""
+        if model.kind == "image-classifier":
+            self._fill = self._image_fill()
+        elif replacement != "delete":
+            self._token_id = self._replacement_token_id()
+
+    def _replacement_token_id(self) -> int:
+        if self.replacement == "mask":
+            return self.model.baseline_token_id
+        token_id = getattr(self.model.tokenizer, f"{self.replacement}_token_id", None)
+        if token_id is None:
+            raise NotApplicableError(f"tokenizer of {self.model.name} has no {self.replacement} token")
+        return int(token_id)
+
+    def _image_fill(self) -> torch.Tensor:
+        pixels = self.encoded.pixel_values
+        if self.replacement == "zero":
+            return torch.zeros_like(pixels)
+        if self.replacement == "mean":
+            return pixels.mean(dim=(-2, -1), keepdim=True).expand_as(pixels)
+        rows, _ = self.encoded.patch_grid
+        sigma = pixels.shape[-2] / rows / 2  # half a patch: the patch's content is gone, its colour stays
+        blurred = gaussian_filter(pixels.double().numpy(), sigma=(0, 0, sigma, sigma))
+        return torch.from_numpy(blurred).to(pixels.dtype)
+
+    def scores(self, removed: np.ndarray) -> np.ndarray:
+        """y for each row of `removed` ((V, n_positions) bool); see the module docstring."""
+        removed = np.atleast_2d(np.asarray(removed, dtype=bool))
+        if removed.shape[1] != self.encoded.n_positions:
+            raise ValueError(f"removal masks need {self.encoded.n_positions} columns, got {removed.shape[1]}")
+        if np.any(removed & np.asarray(self.encoded.special, dtype=bool)):
+            raise ValueError("special positions are never removed")
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(removed), self.batch_size):
+                rows, ids = self._variants(removed[start : start + self.batch_size])
+                logprob = self.model.target_logprob(self.model.batch(rows, input_ids=ids), rows)
+                out.append(logprob.double().cpu())
+        logprobs = torch.cat(out).numpy()
+        return logprobs if self.model.kind == "causal-lm" else np.exp(logprobs)
+
+    def _variants(self, removed: np.ndarray) -> tuple[list[Encoded], list[torch.Tensor] | None]:
+        if self.model.kind == "image-classifier":
+            return [self._image_variant(mask) for mask in removed], None
+        if self.replacement == "delete":
+            rows = [self._deleted_variant(mask) for mask in removed]
+            return rows, [row.input_ids for row in rows]
+        ids = []
+        for mask in removed:
+            variant = self.encoded.input_ids.clone()
+            variant[torch.from_numpy(np.flatnonzero(mask))] = self._token_id
+            ids.append(variant)
+        return [self.encoded] * len(removed), ids
+
+    def _deleted_variant(self, mask: np.ndarray) -> Encoded:
+        encoded, n = self.encoded, self.encoded.n_positions
+        keep = np.flatnonzero(~mask)
+        ids = torch.cat([encoded.input_ids[:n][torch.from_numpy(keep)], encoded.input_ids[n:]])
+        return replace(
+            encoded,
+            input_ids=ids,
+            tokens=[encoded.tokens[i] for i in keep],
+            special=np.asarray(encoded.special)[keep],
+            offsets=None,
+        )
+
+    def _image_variant(self, mask: np.ndarray) -> Encoded:
+        encoded = self.encoded
+        rows, cols = encoded.patch_grid
+        first_patch = encoded.n_positions - rows * cols
+        height, width = encoded.pixel_values.shape[-2:]
+        patch_h, patch_w = height // rows, width // cols
+        pixel_mask = torch.zeros(height, width, dtype=torch.bool)
+        for position in np.flatnonzero(mask):
+            r, c = divmod(int(position) - first_patch, cols)
+            pixel_mask[r * patch_h : (r + 1) * patch_h, c * patch_w : (c + 1) * patch_w] = True
+        pixels = torch.where(pixel_mask, self._fill, encoded.pixel_values)
+        return replace(encoded, pixel_values=pixels)

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from bench.evaluate import score_explanation
+from bench.metric import curve_steps
+from tests.bench.metrics._hand import explained, prob_without, ranked, trapezoid
+
+
+@pytest.mark.parametrize("replacement", ["mask", "unk", "delete"])
+def test_deletion_curve_equals_loop_of_single_forwards(bert, replacement):
+    encoded, explanation = explained(bert)
+    order = ranked(encoded, explanation.scores)
+    token_id = {"mask": bert.tokenizer.mask_token_id, "unk": bert.tokenizer.unk_token_id, "delete": None}
+    expected = [prob_without(bert, encoded, order[:k], token_id[replacement]) for k in range(len(order) + 1)]
+
+    values, curves = score_explanation(
+        explanation, bert, encoded, ["deletion"], replacement=replacement, batch_size=4
+    )
+
+    np.testing.assert_allclose(curves["deletion"], expected, atol=1e-6)
+    assert values["deletion"] == pytest.approx(trapezoid(expected), abs=1e-6)
+
+
+def test_insertion_starts_from_everything_replaced(bert):
+    encoded, explanation = explained(bert)
+    order = ranked(encoded, explanation.scores)
+    mask_id = bert.tokenizer.mask_token_id
+    expected = [prob_without(bert, encoded, order[k:], mask_id) for k in range(len(order) + 1)]
+
+    values, curves = score_explanation(explanation, bert, encoded, ["insertion"])
+
+    np.testing.assert_allclose(curves["insertion"], expected, atol=1e-6)
+    assert values["insertion"] == pytest.approx(trapezoid(expected), abs=1e-6)
+    # the two curves meet at their ends: full input and everything replaced
+    _, deletion = score_explanation(explanation, bert, encoded, ["deletion"])
+    assert deletion["deletion"][0] == pytest.approx(curves["insertion"][-1])
+    assert deletion["deletion"][-1] == pytest.approx(curves["insertion"][0])
+
+
+def test_long_inputs_use_twenty_equal_fractions():
+    assert curve_steps(64).tolist() == list(range(65))
+    assert curve_steps(100).tolist() == [5 * j for j in range(21)]
+    assert curve_steps(70).tolist() == [round(70 * j / 20) for j in range(21)]
+
+
+def test_special_tokens_are_never_removed(bert):
+    encoded, explanation = explained(bert, scores=None)
+    explanation.scores[0] = 1e9  # [CLS] ranked first must still stay
+    _, curves = score_explanation(explanation, bert, encoded, ["deletion"])
+    assert len(curves["deletion"]) == int((~encoded.special).sum()) + 1
+
+
+def test_aopc_is_the_mean_drop_along_the_deletion_curve(bert):
+    encoded, explanation = explained(bert)
+    order = ranked(encoded, explanation.scores)
+    mask_id = bert.tokenizer.mask_token_id
+    y = [prob_without(bert, encoded, order[:k], mask_id) for k in range(len(order) + 1)]
+
+    values, _ = score_explanation(explanation, bert, encoded, ["aopc"])
+
+    assert values["aopc"] == pytest.approx(sum(y[0] - v for v in y) / len(y), abs=1e-6)
