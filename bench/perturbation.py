@@ -2,7 +2,7 @@
 
 A removal is a boolean mask over the explained positions. Text positions are replaced by a
 token (`mask`: the model's baseline token, i.e. mask, else pad, else unk; `pad`; `unk`) at the
-same position, or deleted and the rest re-indexed (`delete`). Image patches are replaced by
+same position, or deleted and the rest re-indexed (`delete`). Image patches (ViT) or grid cells (CNN adapter) are replaced by
 zeros in the model's input space (`zero`), the image's per-channel mean (`mean`), or a
 Gaussian blur of the image (`blur`). Special positions are never removed.
 
@@ -21,6 +21,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from bench.errors import InputError, NotApplicableError
+from bench.grid import cell_of_pixel
 from bench.models import Encoded, Model
 
 TEXT_REPLACEMENTS = ("mask", "pad", "unk", "delete")
@@ -116,12 +117,7 @@ class Perturber:
     def _image_variant(self, mask: np.ndarray) -> Encoded:
         encoded = self.encoded
         rows, cols = encoded.patch_grid
-        first_patch = encoded.n_positions - rows * cols
-        height, width = encoded.pixel_values.shape[-2:]
-        patch_h, patch_w = height // rows, width // cols
-        pixel_mask = torch.zeros(height, width, dtype=torch.bool)
-        for position in np.flatnonzero(mask):
-            r, c = divmod(int(position) - first_patch, cols)
-            pixel_mask[r * patch_h : (r + 1) * patch_h, c * patch_w : (c + 1) * patch_w] = True
-        pixels = torch.where(pixel_mask, self._fill, encoded.pixel_values)
-        return replace(encoded, pixel_values=pixels)
+        first_cell = encoded.n_positions - rows * cols
+        cells = cell_of_pixel(tuple(encoded.pixel_values.shape[-2:]), encoded.patch_grid)
+        pixel_mask = torch.from_numpy(np.isin(cells, np.flatnonzero(mask) - first_cell))
+        return replace(encoded, pixel_values=torch.where(pixel_mask, self._fill, encoded.pixel_values))
