@@ -1,0 +1,122 @@
+import json
+
+import numpy as np
+import pytest
+
+import bench.training as training
+from bench.cli import main
+from bench.defaults import trained_model_dir
+from bench.training import TrainingSettings, load_trained, read_metadata, trained_classifier
+from bench.types import Example
+from tasks._classifier import TextClassificationTask
+from tests.tiny import tiny_bert
+
+SPAM_WORDS = ("free", "prize", "cash", "win", "claim")
+HAM_WORDS = ("lunch", "meeting", "tomorrow", "later", "hello")
+NEUTRAL = ("the", "a", "to", "and", "is", "it", "my", "your", "text", "msg")
+
+
+class Toy(TextClassificationTask):
+    """A task the tiny vocabulary can read: the label is which word list a message draws from."""
+
+    name = "toy"
+    labels = ("ham", "spam")
+
+    def examples(self, split="test", n=None):
+        rng = np.random.default_rng([self.seed, split == "test"])
+        out = []
+        for i in range(64 if split == "train" else 32):
+            label = i % 2
+            cue = rng.choice(SPAM_WORDS if label else HAM_WORDS)
+            words = [*rng.choice(NEUTRAL, size=3), cue, *rng.choice(NEUTRAL, size=2)]
+            out.append(Example(id=f"toy-{split}-{i}", inputs=" ".join(words), target=label))
+        return out[:n]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XAI_BENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def base(tmp_path):
+    model = tiny_bert(seed=0)
+    folder = tmp_path / "tiny-base"
+    model.hf.save_pretrained(folder)
+    model.tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def settings(base, **changes):
+    return TrainingSettings(
+        **{"base_model": base, "n_train": None, "epochs": 3, "max_length": 16, "batch_size": 8, **changes},
+        learning_rate=3e-3,
+    )
+
+
+def test_trains_caches_and_reports_true_test_accuracy(cache, base):
+    task = Toy(seed=0)
+    folder = trained_classifier(task, settings(base), progress=False)
+    assert folder == trained_model_dir("toy", base, 0) and str(folder).startswith(str(cache))
+    metadata = read_metadata(folder)
+    model = load_trained(folder)
+    # independent accuracy: one example at a time through the adapter
+    test = task.examples("test")
+    correct = [model.predict(model.encode(e.inputs, 0).input_ids) == e.target for e in test]
+    assert metadata["test_accuracy"] == pytest.approx(np.mean(correct))
+    assert metadata["test_accuracy"] >= 0.9  # the cue word decides; even a tiny BERT learns it
+    assert (metadata["seed"], metadata["n_train"], metadata["n_test"]) == (0, 64, 32)
+    assert metadata["settings"]["epochs"] == 3 and "torch" in metadata["versions"]
+    assert model.name == f"toy/{base}" and model.hf.config.id2label == {0: "ham", 1: "spam"}
+
+
+def test_same_settings_reuse_the_cache_and_new_settings_retrain(cache, base, monkeypatch):
+    task = Toy(seed=0)
+    folder = trained_classifier(task, settings(base), progress=False)
+    weights = folder / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    calls = []
+    real_train = training.train_classifier
+
+    def counting_train(*args, **kwargs):
+        calls.append(args)
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_classifier", counting_train)
+    assert trained_classifier(task, settings(base), progress=False) == folder
+    assert calls == [] and weights.stat().st_mtime_ns == stamp
+    trained_classifier(task, settings(base, epochs=1), progress=False)
+    assert len(calls) == 1 and read_metadata(folder)["settings"]["epochs"] == 1
+    other_seed = trained_classifier(Toy(seed=1), settings(base, epochs=1), progress=False)
+    assert other_seed != folder and len(calls) == 2
+
+
+def test_default_model_trains_once(cache, base, monkeypatch):
+    monkeypatch.setattr(Toy, "training", {"base_model": base, "epochs": 1, "max_length": 16}, raising=False)
+    first = Toy(seed=0).default_model()
+    assert first.kind == "classifier"
+    folder = trained_model_dir("toy", base, 0)
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+    second = Toy(seed=0).default_model()
+    assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
+    ids = second.encode("free prize to you", 0).input_ids
+    assert first.predict(ids) == second.predict(ids)
+
+
+def test_cli_train_spam_on_a_tiny_base(cache, base, capsys):
+    argv = ["train", "spam", "--base-model", base, "--n-train", "32", "--epochs", "1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    metadata = json.loads((trained_model_dir("spam", base, 0) / "metadata.json").read_text())
+    assert f"test accuracy {metadata['test_accuracy']:.4f} on 500 examples" in out
+    assert metadata["n_train"] == 32
+    assert main(argv) == 0  # the second call reuses the cached model
+    assert "train_seconds" in metadata and capsys.readouterr().out.endswith(
+        f"{trained_model_dir('spam', base, 0)}\n"
+    )
+
+
+def test_cli_refuses_a_causal_lm_task(cache, capsys):
+    assert main(["train", "squad_qa"]) == 2
+    assert "only classifier tasks are trained" in capsys.readouterr().err
