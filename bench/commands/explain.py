@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import numpy as np
+
+from bench.errors import InputError
 
 
 def _parse_param(text: str) -> tuple[str, object]:
@@ -16,15 +19,36 @@ def _parse_param(text: str) -> tuple[str, object]:
         return key, value
 
 
+def _task_example(args: argparse.Namespace):
+    """(inputs, target, model) of example `--index` of a task's split; the task's default model
+    unless --model is given."""
+    import bench
+    from bench.registry import TASKS
+
+    task = TASKS.get(args.task)(data=args.data, seed=args.seed)
+    examples = task.examples(args.split, args.index + 1)
+    if not 0 <= args.index < len(examples):
+        count = f"{len(examples)} {args.split} examples"
+        raise InputError(f"task {args.task!r} has {count}; --index {args.index} is out of range")
+    example = examples[args.index]
+    model = bench.load_model(args.model, kind=args.kind) if args.model else task.default_model()
+    print(f"{args.task} {args.split}[{args.index}] = {example.id}, label {example.target!r}", file=sys.stderr)
+    return example.inputs, example.target, model
+
+
 def run(args: argparse.Namespace) -> int:
     import bench
 
-    model = bench.load_model(args.model, kind=args.kind)
-    target = args.target
-    if target is not None and model.kind != "causal-lm":
-        target = int(target)
+    if args.task is not None:
+        inputs, target, model = _task_example(args)
+    elif args.text is None or args.model is None:
+        raise InputError("give a text and --model, or --task (with --index) to explain a task's example")
+    else:
+        inputs, target, model = args.text, None, bench.load_model(args.model, kind=args.kind)
+    if args.target is not None:
+        target = args.target if model.kind == "causal-lm" else int(args.target)
     params = dict(_parse_param(p) for p in args.param)
-    explanation = bench.explain(args.method, model, args.text, target=target, **params)
+    explanation = bench.explain(args.method, model, inputs, target=target, **params)
     if args.json:
         print(
             json.dumps(
@@ -61,8 +85,15 @@ def run(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     explain = commands.add_parser("explain", help="explain one input with one method")
-    explain.add_argument("text", help="the input text")
-    explain.add_argument("--model", required=True, help="local model folder or hub id")
+    explain.add_argument("text", nargs="?", help="the input text (or use --task)")
+    explain.add_argument(
+        "--model", help="local model folder or hub id (default with --task: the task's model)"
+    )
+    explain.add_argument("--task", help="explain an example of this task instead of a text")
+    explain.add_argument("--index", type=int, default=0, help="which example of the task's split")
+    explain.add_argument("--split", default="test", help="the task's split (default: test)")
+    explain.add_argument("--data", help="the task's local data file or folder")
+    explain.add_argument("--seed", type=int, default=0, help="the task's seed")
     explain.add_argument("--method", default="atman")
     explain.add_argument("--kind", choices=["classifier", "causal-lm", "image-classifier"])
     explain.add_argument("--target", help="class index, or target text for a causal LM (default: prediction)")

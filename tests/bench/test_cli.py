@@ -61,3 +61,32 @@ def test_bad_input_is_a_clear_error(model_dir, capsys):
     assert "unknown method 'nope'" in capsys.readouterr().err
     assert main(["explain", "--model", str(model_dir), ""]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_explain_a_task_example(model_dir, capsys):
+    from tasks.spam import Spam
+
+    argv = [
+        "explain",
+        "--task",
+        "spam",
+        "--index",
+        "3",
+        "--model",
+        str(model_dir),
+        "--method",
+        "atman",
+        "--json",
+    ]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    example = Spam().examples("test", 4)[3]
+    expected = bench.explain("atman", bench.load_model(model_dir), example.inputs, target=example.target)
+    assert payload["target"] == example.target == 1
+    assert payload["scores"] == pytest.approx(expected.scores.tolist(), abs=1e-6)
+    assert "spam-test-3" in captured.err
+    assert main(["explain", "--task", "spam", "--index", "500", "--model", str(model_dir)]) == 2
+    assert "--index 500 is out of range" in capsys.readouterr().err
+    assert main(["explain", "--method", "atman"]) == 2
+    assert "give a text and --model, or --task" in capsys.readouterr().err
