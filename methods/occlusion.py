@@ -1,0 +1,87 @@
+"""Occlusion, leave-one-out: a position's score is the drop in the target's log-probability
+when that position alone is replaced, log p(target | x) - log p(target | x without i).
+
+captum's FeatureAblation, every position its own feature, `perturbations_per_eval` variants
+per forward pass. Text: each non-special explained token is replaced by the `baseline` token
+(`mask`: mask, else pad, else unk); special tokens are never replaced and score 0, and a causal
+LM's target tokens are never touched. Images: each patch (ViT) or grid cell (CNN adapter) has
+all its pixels replaced by `image_baseline` (zeros in the normalised input space, or the
+image's per-channel mean); a ViT's [CLS] is no pixel region and scores 0.
+Cost: one forward pass for the input plus one per replaced position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from captum.attr import FeatureAblation
+
+from bench.method import Method, register_method
+from bench.models import Encoded, Model
+from methods._captum import (
+    IMAGE_BASELINES,
+    TEXT_BASELINES,
+    baseline_token_id,
+    cells_with_leading_zeros,
+    check_choice,
+    image_baseline,
+    model_pixels,
+    pixel_cells,
+    pixel_forward,
+)
+
+
+@register_method("occlusion")
+class Occlusion(Method):
+    name = "occlusion"
+    defaults = {"baseline": "mask", "image_baseline": "zero", "perturbations_per_eval": 16}
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        check_choice(self.name, "baseline", self.params["baseline"], TEXT_BASELINES)
+        check_choice(self.name, "image_baseline", self.params["image_baseline"], IMAGE_BASELINES)
+
+    def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
+        per_eval = int(self.params["perturbations_per_eval"])
+        if model.kind == "image-classifier":
+            return self._image(model, encoded, per_eval)
+        return self._text(model, encoded, per_eval)
+
+    def _image(self, model: Model, encoded: Encoded, per_eval: int) -> np.ndarray:
+        """FeatureAblation over pixels with the grid cells as features."""
+        pixels = model_pixels(model, encoded)
+        cells = pixel_cells(encoded)
+        drops = FeatureAblation(pixel_forward(model, encoded)).attribute(
+            pixels,
+            baselines=image_baseline(pixels, self.params["image_baseline"]),
+            feature_mask=cells.to(pixels.device),
+            perturbations_per_eval=per_eval,
+        )
+        rows, cols = encoded.patch_grid
+        cell_drops = np.empty(rows * cols)  # every pixel of a cell carries the cell's drop
+        cell_drops[cells.reshape(-1).numpy()] = drops[0, 0].reshape(-1).double().cpu().numpy()
+        return cells_with_leading_zeros(encoded, cell_drops)
+
+    def _text(self, model: Model, encoded: Encoded, per_eval: int) -> np.ndarray:
+        """FeatureAblation over the ids of the removable (non-special) positions only, which the
+        forward function scatters back into the full sequence."""
+        scores = np.zeros(encoded.n_positions)
+        removable = torch.from_numpy(np.flatnonzero(~np.asarray(encoded.special, dtype=bool)))
+        if len(removable) == 0:
+            return scores
+        ids = encoded.input_ids
+
+        def forward(removable_ids: torch.Tensor) -> torch.Tensor:
+            variants = ids.repeat(len(removable_ids), 1)
+            variants[:, removable] = removable_ids.cpu()
+            return model.target_logprob(
+                model.batch([encoded] * len(variants), input_ids=variants), [encoded] * len(variants)
+            )
+
+        drops = FeatureAblation(forward).attribute(
+            ids[removable][None],
+            baselines=baseline_token_id(model, self.params["baseline"]),
+            perturbations_per_eval=per_eval,
+        )
+        scores[removable.numpy()] = drops[0].double().cpu().numpy()
+        return scores
