@@ -75,6 +75,11 @@ class Perturber:
 
     def scores(self, removed: np.ndarray) -> np.ndarray:
         """y for each row of `removed` ((V, n_positions) bool); see the module docstring."""
+        logprobs = self.logprobs(removed)
+        return logprobs if self.model.kind == "causal-lm" else np.exp(logprobs)
+
+    def logprobs(self, removed: np.ndarray) -> np.ndarray:
+        """log p(target) for each row of `removed`, for every model kind (float64)."""
         removed = np.atleast_2d(np.asarray(removed, dtype=bool))
         if removed.shape[1] != self.encoded.n_positions:
             raise ValueError(f"removal masks need {self.encoded.n_positions} columns, got {removed.shape[1]}")
@@ -86,8 +91,7 @@ class Perturber:
                 rows, ids = self._variants(removed[start : start + self.batch_size])
                 logprob = self.model.target_logprob(self.model.batch(rows, input_ids=ids), rows)
                 out.append(logprob.double().cpu())
-        logprobs = torch.cat(out).numpy()
-        return logprobs if self.model.kind == "causal-lm" else np.exp(logprobs)
+        return torch.cat(out).numpy()
 
     def _variants(self, removed: np.ndarray) -> tuple[list[Encoded], list[torch.Tensor] | None]:
         if self.model.kind == "image-classifier":
