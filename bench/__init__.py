@@ -3,6 +3,7 @@
 from bench.api import explain, list_methods, list_tasks
 from bench.evaluate import evaluate
 from bench.models import Model, load_model, wrap
+from bench.runner import run
 from bench.types import Cost, Example, Explanation
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "list_methods",
     "list_tasks",
     "load_model",
+    "run",
     "wrap",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import InputError
-from bench.metric import CurveMetric, Evidence, Metric
+from bench.metric import FAMILIES, CurveMetric, Evidence, Metric
 from bench.models import Encoded, Model
 from bench.registry import METRICS
 from bench.types import Example, Explanation
@@ -19,7 +19,10 @@ def default_metrics(has_rationale: bool, sanity: bool = False) -> list[str]:
     """Every faithfulness and cost metric; plausibility with a rationale; sanity when asked."""
     families = {"faithfulness", "cost"} | ({"plausibility"} if has_rationale else set())
     families |= {"sanity"} if sanity else set()
-    return [name for name, metric in METRICS.items() if metric.family in families]
+    chosen = [
+        (FAMILIES.index(metric.family), name) for name, metric in METRICS.items() if metric.family in families
+    ]
+    return [name for _, name in sorted(chosen)]
 
 
 def rationale_mask(encoded: Encoded, rationale: Any) -> np.ndarray | None:

@@ -2,9 +2,10 @@
 
 A removal is a boolean mask over the explained positions. Text positions are replaced by a
 token (`mask`: the model's baseline token, i.e. mask, else pad, else unk; `pad`; `unk`) at the
-same position, or deleted and the rest re-indexed (`delete`). Image patches (ViT) or grid cells (CNN adapter) are replaced by
-zeros in the model's input space (`zero`), the image's per-channel mean (`mean`), or a
-Gaussian blur of the image (`blur`). Special positions are never removed.
+same position, or deleted and the rest re-indexed (`delete`). Image patches (ViT) or grid
+cells (CNN adapter) are replaced by zeros in the model's input space (`zero`), the image's
+per-channel mean (`mean`), or a Gaussian blur of the image (`blur`). Special positions are
+never removed.
 
 The score y of a variant is the softmax probability of the target class for classifiers and
 image classifiers, and the teacher-forced log-probability of the whole target text for causal

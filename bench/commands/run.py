@@ -1,0 +1,52 @@
+"""`xai-bench run`: run (or resume) a benchmark; with no arguments, the default benchmark."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields, replace
+
+from bench.run_config import DEFAULT_N, DEFAULT_TASK
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.run_config import RunConfig
+    from bench.runner import run as run_benchmark
+
+    config = RunConfig.from_toml(args.config) if args.config else RunConfig()
+    given = {f.name: getattr(args, f.name, None) for f in fields(RunConfig)}
+    config = replace(config, **{key: value for key, value in given.items() if value is not None})
+    run_benchmark(config)
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run or resume a benchmark (no arguments: the default benchmark)",
+        description="Run methods x metrics on a task's examples; results go to --out "
+        "(default results/<name>/). Rerunning into the same folder resumes.",
+    )
+    parser.add_argument("--config", help="a TOML run config (flags given here override it)")
+    parser.add_argument("--task", help=f"task name (default {DEFAULT_TASK})")
+    parser.add_argument("--methods", type=_names, help="comma-separated (default: every applicable method)")
+    parser.add_argument("--metrics", type=_names, help="comma-separated (default: every applicable metric)")
+    parser.add_argument("--n", type=int, help=f"examples per method (default {DEFAULT_N})")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--split", help="task split (default test)")
+    parser.add_argument("--data", help="local data path of the task")
+    parser.add_argument("--model", help="local model folder (default: the task's default model)")
+    parser.add_argument("--replacement", help="mask | pad | unk | delete (images: zero | mean | blur)")
+    parser.add_argument("--sanity", action="store_true", default=None, help="add the randomisation check")
+    parser.add_argument("--out", help="run folder (default results/<name>)")
+    parser.add_argument("--name", help="run name (default <task>-<date>)")
+    parser.add_argument("--executor", choices=["local", "ray"])
+    parser.add_argument("--address", help="Ray cluster address (default: start a local one)")
+    parser.add_argument("--batch-size", dest="batch_size", type=int, help="rows per forward pass in metrics")
+    parser.add_argument("--shard-size", dest="shard_size", type=int, help="examples per job and part file")
+    parser.add_argument("--plugins", type=_names, help="modules to import first (your own tasks/methods)")
+    parser.add_argument("--quiet", action="store_true", default=None)
+    parser.set_defaults(run=run)

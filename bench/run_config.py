@@ -1,0 +1,129 @@
+"""A benchmark run's configuration: what to run (task, methods, metrics, examples, seed,
+replacement, ...) and how (output folder, executor). It is saved as DIR/config.toml; a later
+run into the same DIR must ask for the same results (the execution fields may differ)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from bench.errors import InputError
+from bench.evaluate import default_metrics
+from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS
+from bench.registry import METHODS, METRICS, TASKS
+
+DEFAULT_TASK = "spam"
+DEFAULT_N = 50
+"""Examples per method of the default run (`xai-bench run` without arguments)."""
+EXECUTION_FIELDS = ("out", "name", "executor", "address", "batch_size", "shard_size", "cpus", "gpus", "quiet")
+"""Fields that change how a run executes but not its results: free to differ on resume."""
+
+
+@dataclass
+class RunConfig:
+    task: str = DEFAULT_TASK
+    methods: list[str] = field(default_factory=list)
+    """Empty: every registered method that applies to the task's model kind."""
+    metrics: list[str] = field(default_factory=list)
+    """Empty: faithfulness and cost, plausibility when the task has rationales, sanity if `sanity`."""
+    n: int = DEFAULT_N
+    seed: int = 0
+    split: str = "test"
+    data: str | None = None
+    model: str | None = None
+    """A local model folder; default: the task's default model."""
+    replacement: str | None = None
+    """How removed tokens are filled (mask | pad | unk | delete; images zero | mean | blur)."""
+    sanity: bool = False
+    """Also run the model-randomisation check (re-runs every method on a re-initialised model)."""
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Method parameters: {method: {parameter: value}}."""
+    plugins: list[str] = field(default_factory=list)
+    """Modules imported before the registries are read, e.g. to register a task of your own."""
+    out: str | None = None
+    name: str | None = None
+    executor: str = "local"
+    address: str | None = None
+    batch_size: int = 64
+    shard_size: int = 10
+    """Examples per job; each finished job is one atomic part file."""
+    cpus: float = 1
+    gpus: float = 0
+    quiet: bool = False
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> RunConfig:
+        with open(path, "rb") as file:
+            values = tomllib.load(file)
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise InputError(f"{path}: unknown run settings {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps({key: value for key, value in asdict(self).items() if value is not None})
+
+    def resolved(self) -> RunConfig:
+        """A copy with every default made explicit, checked against the registries."""
+        import importlib
+
+        for module in self.plugins:
+            try:
+                importlib.import_module(module)
+            except ImportError as error:
+                raise InputError(f"plugin module {module!r} cannot be imported: {error}") from error
+        task = TASKS.get(self.task)
+        methods = self.methods or [
+            name for name, method in METHODS.items() if task.model_kind in method.model_kinds
+        ]
+        for name in methods:
+            METHODS.get(name)
+        metrics = self.metrics or default_metrics(task.has_rationale, self.sanity)
+        for name in metrics:
+            METRICS.get(name)
+        allowed = IMAGE_REPLACEMENTS if task.modality == "image" else TEXT_REPLACEMENTS
+        replacement = self.replacement or allowed[0]
+        if replacement not in allowed:
+            raise InputError(
+                f"replacement {replacement!r} does not apply to {task.modality} tasks; use one of {allowed}"
+            )
+        if self.executor not in ("local", "ray"):
+            raise InputError(f"unknown executor {self.executor!r}; use local or ray")
+        name = self.name or f"{self.task}-{datetime.now(UTC):%Y%m%d}"
+        out = self.out or str(Path("results") / name)
+        return RunConfig(
+            **{
+                **asdict(self),
+                "methods": list(methods),
+                "metrics": list(metrics),
+                "replacement": replacement,
+                "name": name,
+                "out": out,
+            }
+        )
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide the results."""
+        return {k: v for k, v in asdict(self).items() if k not in EXECUTION_FIELDS and v is not None}
+
+    def identity_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def check_same_results(self, saved: RunConfig, path: Path) -> None:
+        """Refuse to resume a run whose results would differ from the ones already recorded."""
+        mine, theirs = self.identity(), saved.identity()
+        changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if changed:
+            details = "; ".join(f"{k}: {theirs.get(k)!r} -> {mine.get(k)!r}" for k in changed)
+            raise InputError(
+                f"{path} holds a run with a different config ({details}); "
+                "use another --out (or --name), or delete the folder to start over"
+            )

@@ -1,0 +1,248 @@
+"""`bench.run(config)`: the benchmark. A run multiplies a config out into shards (method x a
+chunk of examples), runs them on an executor, writes each finished shard as one atomic part
+file, and recomputes the summary from every record on disk.
+
+Resume is "skip what exists": rows already recorded for (method, example) are not run again,
+so rerunning the same config into the same folder finishes an interrupted run. Each row seeds
+torch and numpy from (seed, example, method), so its values do not depend on which executor,
+worker or shard order produced it. A method that fails on an example (not applicable, NaN
+scores, out of memory, any exception) becomes an error row carrying the message.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import platform
+import random
+import sys
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bench.api import get_method
+from bench.evaluate import rationale_mask, score_explanation
+from bench.executors import make_executor
+from bench.models import Model, load_model
+from bench.records import CURVES, finished, read_records, write_part
+from bench.registry import METRICS, TASKS
+from bench.run_config import RunConfig
+from bench.stats import summarize
+from bench.summary import print_summary, write_summary
+from bench.task import Task
+from bench.types import Example
+
+LIBRARIES = ("torch", "transformers", "captum", "shap", "lime", "numpy", "scipy", "pandas", "pyarrow")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One job: a method on a chunk of the run's examples."""
+
+    config: RunConfig
+    method: str
+    example_ids: tuple[str, ...]
+
+
+@functools.cache
+def _task_and_model(task: str, data: str | None, seed: int, model: str | None, plugins: tuple) -> tuple:
+    for module in plugins:
+        importlib.import_module(module)
+    instance: Task = TASKS.get(task)(data=data, seed=seed)
+    loaded = load_model(model, kind=instance.model_kind) if model else instance.default_model()
+    return instance, loaded
+
+
+def task_and_model(config: RunConfig) -> tuple[Task, Model]:
+    """The task and model of a run, loaded once per process."""
+    return _task_and_model(config.task, config.data, config.seed, config.model, tuple(config.plugins))
+
+
+def model_label(config: RunConfig, model: Model) -> str:
+    """The `model` column: the configured folder, else the default model's folder name."""
+    return config.model or Path(model.name).name or model.name
+
+
+def examples_of(config: RunConfig) -> list[Example]:
+    task, _ = task_and_model(config)
+    return task.examples(config.split, config.n)
+
+
+def _seed_row(seed: int, example_id: str, method: str) -> None:
+    row_seed = zlib.crc32(f"{seed}/{example_id}/{method}".encode())
+    random.seed(row_seed)
+    np.random.seed(row_seed)
+    torch.manual_seed(row_seed)
+
+
+def run_row(config: RunConfig, model: Model, example: Example, method_name: str) -> dict[str, Any]:
+    """One record: explain one example with one method and score it; failures become errors."""
+    row: dict[str, Any] = {
+        "task": config.task,
+        "model": model_label(config, model),
+        "method": method_name,
+        "example_id": example.id,
+        "seed": config.seed,
+        "replacement": config.replacement,
+    }
+    _seed_row(config.seed, example.id, method_name)
+    try:
+        method = get_method(method_name, **config.params.get(method_name, {}))
+        method.check_applicable(model)
+        encoded = model.encode(example.inputs, example.target)
+        mask = rationale_mask(encoded, example.rationale)
+        row.update(
+            target=str(encoded.target),
+            tokens=list(encoded.tokens),
+            special=np.asarray(encoded.special, dtype=bool).tolist(),
+            rationale=None if mask is None else np.asarray(mask, dtype=np.int64).tolist(),
+            patch_grid=None if encoded.patch_grid is None else list(encoded.patch_grid),
+        )
+        explanation = method.explain(model, encoded)
+        row["scores"] = explanation.scores.tolist()
+        row.update({f"cost_{key}": value for key, value in explanation.cost.as_dict().items()})
+        metrics = [m for m in config.metrics if METRICS.get(m).family != "cost"]
+        if mask is None:
+            metrics = [m for m in metrics if not METRICS.get(m).needs_rationale]
+        values, curves = score_explanation(
+            explanation, model, encoded, metrics, mask, config.replacement, config.batch_size, method
+        )
+        row.update({METRICS.get(name).record_column(): value for name, value in values.items()})
+        row.update({f"curve_{name}": curve for name, curve in curves.items() if name in CURVES})
+    except Exception as error:  # noqa: BLE001 - every failure is recorded and the run goes on
+        row["error"] = f"{type(error).__name__}: {error}"
+    return row
+
+
+def run_shard(shard: Shard, on_row=None) -> list[dict[str, Any]]:
+    """Run one shard in this process (the unit an executor schedules)."""
+    _, model = task_and_model(shard.config)
+    wanted = set(shard.example_ids)
+    rows = []
+    for example in examples_of(shard.config):
+        if example.id in wanted:
+            rows.append(run_row(shard.config, model, example, shard.method))
+            if on_row is not None:
+                on_row(rows[-1])
+    return rows
+
+
+def metric_columns(config: RunConfig) -> list[str]:
+    return [METRICS.get(m).record_column() for m in config.metrics if METRICS.get(m).family != "cost"]
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": sys.version.split()[0]}
+    for library in LIBRARIES:
+        try:
+            found[library] = version(library)
+        except PackageNotFoundError:
+            found[library] = "not installed"
+    return found
+
+
+def _prepare(config: RunConfig) -> Path:
+    """Create (or check and reuse) the run folder: config.toml and meta.json."""
+    run_dir = Path(config.out)
+    saved = run_dir / "config.toml"
+    if saved.exists():
+        config.check_same_results(RunConfig.from_toml(saved), saved)
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        temporary = run_dir / ".config.toml.tmp"
+        temporary.write_text(config.to_toml())
+        temporary.replace(saved)
+    meta = run_dir / "meta.json"
+    if not meta.exists():
+        meta.write_text(
+            json.dumps(
+                {
+                    "seed": config.seed,
+                    "config_hash": config.identity_hash(),
+                    "started": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "platform": platform.platform(),
+                    "versions": _versions(),
+                },
+                indent=2,
+            )
+        )
+    return run_dir
+
+
+def plan(config: RunConfig, done: set[tuple[str, str]]) -> list[Shard]:
+    """The shards still to run: per method, its unrecorded examples in chunks of `shard_size`."""
+    ids = [example.id for example in examples_of(config)]
+    shards = []
+    for method in config.methods:
+        todo = [i for i in ids if (method, i) not in done]
+        for start in range(0, len(todo), config.shard_size):
+            shards.append(Shard(config, method, tuple(todo[start : start + config.shard_size])))
+    return shards
+
+
+def run(config: RunConfig | dict | str | Path | None = None, console: Console | None = None) -> pd.DataFrame:
+    """Run (or resume) a benchmark and return its summary table (also in DIR/summary.csv).
+
+    `config` is a RunConfig, a dict of its fields, or a TOML file path; None is the default run.
+    """
+    if config is None:
+        config = RunConfig()
+    elif isinstance(config, dict):
+        config = RunConfig(**config)
+    elif isinstance(config, str | Path):
+        config = RunConfig.from_toml(config)
+    config = config.resolved()
+    console = console or Console(stderr=True, quiet=config.quiet)
+    run_dir = _prepare(config)
+    columns = metric_columns(config)
+    shards = plan(config, finished(read_records(run_dir)))
+    if shards:
+        task_and_model(config)  # load (or train) the model once before any worker needs it
+        _execute(config, shards, run_dir, columns, console)
+    records = read_records(run_dir)
+    summary = summarize(records, config.metrics, seed=config.seed)
+    write_summary(run_dir, summary, config.metrics)
+    errors = int(records["error"].notna().sum()) if len(records) else 0
+    print_summary(summary, config.metrics, Console(quiet=config.quiet))
+    if errors:
+        console.print(f"{errors} of {len(records)} rows are errors (see the `error` column of the records)")
+    console.print(f"results: {run_dir}")
+    return summary
+
+
+def _execute(
+    config: RunConfig, shards: list[Shard], run_dir: Path, columns: list[str], console: Console
+) -> None:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=config.quiet or not console.is_terminal,
+    )
+    todo: dict[str, int] = {}
+    for shard in shards:
+        todo[shard.method] = todo.get(shard.method, 0) + len(shard.example_ids)
+    bars = {method: progress.add_task(f"{config.task} · {method}", total=n) for method, n in todo.items()}
+
+    def on_row(row: dict) -> None:
+        progress.advance(bars[row["method"]])
+
+    def on_shard(shard: Shard, rows: list[dict], rows_reported: bool) -> None:
+        write_part(run_dir, rows, columns)
+        if not rows_reported:
+            progress.advance(bars[shard.method], len(rows))
+
+    with progress:
+        make_executor(config).map(shards, on_row, on_shard)

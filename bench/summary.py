@@ -1,0 +1,98 @@
+"""Present a run's summary: summary.csv and summary.md in the run directory, and a ranked
+table on the terminal with each metric's mean, 95% CI and rank plus the cost columns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from bench.registry import METRICS
+
+COST_COLUMNS = {"seconds": "s/ex", "forward_passes": "fwd/ex"}
+
+
+def _cell(row: pd.Series) -> str:
+    tie = "=" if row["tied_with"] else ""
+    return f"{row['mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] #{row['rank']}{tie}"
+
+
+def ranked_tables(summary: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
+    """One wide table per (task, model): a row per method, ordered by its rank on the first
+    quality metric (then its mean); columns are the quality metrics, then the cost means."""
+    quality = [m for m in metrics if METRICS.get(m).family != "cost" and m in set(summary["metric"])]
+    tables = []
+    for (task, model), group in summary.groupby(["task", "model"], sort=True):
+        wide = group[group["metric"].isin(quality)].pivot(index="method", columns="metric")
+        cells = pd.DataFrame(index=sorted(set(group["method"])))
+        for name in quality:
+            part = group[group["metric"] == name].set_index("method")
+            cells[name] = part.apply(_cell, axis=1).reindex(cells.index).fillna("-")
+        for name, label in COST_COLUMNS.items():
+            part = group[group["metric"] == name].set_index("method")["mean"]
+            cells[label] = part.reindex(cells.index).map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")
+        if quality:
+            lead = METRICS.get(quality[0])
+            order = wide["rank"][quality[0]].to_frame("rank").join(wide["mean"][quality[0]].rename("mean"))
+            order["key"] = order["mean"] * (-1 if lead.higher_is_better else 1)
+            cells = cells.reindex(order.sort_values(["rank", "key"]).index.tolist())
+        tables.append((f"{task} / {model}", cells))
+    return tables
+
+
+def _direction(name: str) -> str:
+    if name not in METRICS.names():
+        return name
+    return f"{name} {'↑' if METRICS.get(name).higher_is_better else '↓'}"
+
+
+def write_summary(run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str]) -> None:
+    summary.to_csv(Path(run_dir) / "summary.csv", index=False)
+    lines = [
+        "# Summary",
+        "",
+        "Cells: mean [95% bootstrap CI] #rank; `=` marks a tie with another method (paired Wilcoxon, "
+        "Holm-corrected, p >= 0.05). ↑ higher is better, ↓ lower is better.",
+        "",
+    ]
+    for title, cells in ranked_tables(summary, metrics):
+        renamed = cells.rename(columns=_direction).rename_axis("method")
+        lines += [f"## {title}", "", renamed.to_markdown(), ""]
+    lines += ["## All values", "", summary.to_markdown(index=False), ""]
+    (Path(run_dir) / "summary.md").write_text("\n".join(lines))
+
+
+def print_summary(summary: pd.DataFrame, metrics: Sequence[str], console: Console | None = None) -> None:
+    """Per (task, model), one ranked block per quality metric: rank ('=' when tied with another
+    method), method, mean, 95% CI and the method's cost; summary.md has the per-method tables."""
+    console = console or Console()
+    cost = summary[summary["metric"].isin(list(COST_COLUMNS))]
+    quality = [m for m in metrics if METRICS.get(m).family != "cost"]
+    for (task, model), group in summary.groupby(["task", "model"], sort=True):
+        table = Table(title=f"{task} / {model}: ranks (= not significantly different)")
+        for column in ("metric", "rank", "method", "mean", "95% CI", *COST_COLUMNS.values()):
+            table.add_column(column, justify="left" if column == "method" else "right", no_wrap=True)
+        costs = cost[(cost["task"] == task) & (cost["model"] == model)].pivot(
+            index="method", columns="metric", values="mean"
+        )
+        for name in quality:
+            rows = group[group["metric"] == name]
+            for i, (_, row) in enumerate(rows.iterrows()):
+                table.add_row(
+                    _direction(name) if i == 0 else "",
+                    f"{row['rank']}{'=' if row['tied_with'] else ''}",
+                    row["method"],
+                    f"{row['mean']:.3f}",
+                    f"{row['ci_low']:.3f}..{row['ci_high']:.3f}",
+                    *(
+                        f"{costs.at[row['method'], c]:.2g}"
+                        if c in costs and row["method"] in costs.index
+                        else "-"
+                        for c in COST_COLUMNS
+                    ),
+                    end_section=i == len(rows) - 1,
+                )
+        console.print(table)

@@ -1,0 +1,159 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bench
+from bench.errors import InputError
+from bench.evaluate import score_explanation
+from bench.records import read_records
+from bench.registry import METHODS, TASKS
+from bench.run_config import RunConfig
+from bench.runner import task_and_model
+from bench.stats import SUMMARY_COLUMNS
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGIN = "tests.bench.fake_task"
+VALUE_COLUMNS = [
+    "scores",
+    "metric_deletion",
+    "metric_insertion",
+    "metric_auprc",
+    "curve_deletion",
+    "metric_map",
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fake_registrations():
+    """The plugin registers a fake task and methods; take them out again after this module."""
+    yield
+    for registry, names in ((TASKS, ["fake-spam"]), (METHODS, ["fake-failing", "fake-slow"])):
+        for name in names:
+            registry._entries.pop(name, None)
+    sys.modules.pop(PLUGIN, None)
+    task_and_model.cache_clear() if hasattr(task_and_model, "cache_clear") else None
+
+
+def config(out: Path, **overrides) -> RunConfig:
+    settings = dict(
+        task="fake-spam", methods=["atman", "random"], n=4, shard_size=2, plugins=[PLUGIN], quiet=True
+    )
+    return RunConfig(out=str(out), **{**settings, **overrides})
+
+
+def sorted_records(run_dir: Path) -> pd.DataFrame:
+    return read_records(run_dir).sort_values(["method", "example_id"]).reset_index(drop=True)
+
+
+def assert_same_values(a: pd.DataFrame, b: pd.DataFrame, atol: float = 0.0) -> None:
+    assert a["method"].tolist() == b["method"].tolist()
+    assert a["example_id"].tolist() == b["example_id"].tolist()
+    for column in VALUE_COLUMNS:
+        for x, y in zip(a[column], b[column], strict=True):
+            np.testing.assert_allclose(
+                np.asarray(x, dtype=float), np.asarray(y, dtype=float), rtol=1e-7, atol=atol
+            )
+
+
+def test_run_writes_records_summary_and_meta(tmp_path):
+    summary = bench.run(config(tmp_path))
+    records = sorted_records(tmp_path)
+    assert len(records) == 8 and records["error"].isna().all()
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert set(pd.read_csv(tmp_path / "summary.csv")["metric"]) >= {"deletion", "auprc", "seconds"}
+    assert "## fake-spam" in (tmp_path / "summary.md").read_text()
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["seed"] == 0 and {"torch", "transformers", "numpy", "python"} <= set(meta["versions"])
+    assert RunConfig.from_toml(tmp_path / "config.toml").methods == ["atman", "random"]
+    # each record's metrics equal bench's own scoring of the recorded scores
+    _, model = task_and_model(RunConfig.from_toml(tmp_path / "config.toml"))
+    row = records.iloc[0]
+    encoded = model.encode(TASKS.get("fake-spam")().examples(n=4)[0].inputs, int(row["target"]))
+    explanation = bench.Explanation(tokens=list(row["tokens"]), scores=row["scores"], target=encoded.target,
+                                    special_tokens=np.asarray(row["special"]))  # fmt: skip
+    values, curves = score_explanation(
+        explanation, model, encoded, ["deletion"], np.asarray(row["rationale"])
+    )
+    assert row["metric_deletion"] == pytest.approx(values["deletion"])
+    np.testing.assert_allclose(row["curve_deletion"], curves["deletion"])
+    # a summary mean is the mean of its records
+    atman = summary[(summary["method"] == "atman") & (summary["metric"] == "deletion")].iloc[0]
+    assert atman["mean"] == pytest.approx(records[records["method"] == "atman"]["metric_deletion"].mean())
+
+
+def test_failing_method_becomes_error_rows_and_the_run_goes_on(tmp_path):
+    bench.run(config(tmp_path, methods=["fake-failing", "random"], n=8))
+    records = sorted_records(tmp_path).set_index(["method", "example_id"])
+    failing = records.loc["fake-failing", "error"]
+    assert failing["fake-2"] == "RuntimeError: fake failure on a prize"
+    assert failing["fake-3"].startswith("FloatingPointError") and "non-finite" in failing["fake-3"]
+    assert failing.notna().sum() == 4
+    assert records.loc["random", "error"].isna().all()
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert summary[(summary["method"] == "fake-failing") & (summary["metric"] == "deletion")]["n"].item() == 4
+
+
+def test_rerun_skips_finished_rows_and_changed_config_is_refused(tmp_path):
+    bench.run(config(tmp_path))
+    parts = sorted((tmp_path / "records").glob("part-*.parquet"))
+    bench.run(config(tmp_path, executor="local", batch_size=3))  # execution settings may change
+    assert sorted((tmp_path / "records").glob("part-*.parquet")) == parts
+    with pytest.raises(InputError, match=r"different config \(seed: 0 -> 1\)"):
+        bench.run(config(tmp_path, seed=1))
+
+
+def test_stray_temp_files_are_ignored_and_corrupt_parts_are_named(tmp_path):
+    bench.run(config(tmp_path, methods=["random"], n=2))
+    (tmp_path / "records" / ".part-123.parquet.tmp").write_bytes(b"half a file")
+    assert len(read_records(tmp_path)) == 2
+    corrupt = tmp_path / "records" / "part-999.parquet"
+    corrupt.write_bytes(b"not parquet")
+    with pytest.raises(InputError, match="part-999.parquet is corrupt"):
+        read_records(tmp_path)
+
+
+def _cli(out: Path) -> list[str]:
+    flags = ["--plugins", PLUGIN, "--task", "fake-spam", "--methods", "fake-slow,random", "--n", "8"]
+    return [sys.executable, "-m", "bench", "run", *flags, "--shard-size", "1", "--out", str(out), "--quiet"]
+
+
+def test_resume_after_kill_9_matches_an_uninterrupted_run(tmp_path):
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_cli(killed), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 180
+    while len(list((killed / "records").glob("part-*.parquet"))) < 3:
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.time() < deadline, "the run wrote no parts in time"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    interrupted = read_records(killed)
+    assert 3 <= len(interrupted) < 16
+
+    bench.run(RunConfig.from_toml(killed / "config.toml"))
+    resumed = sorted_records(killed)
+    bench.run(config(tmp_path / "whole", methods=["fake-slow", "random"], n=8, shard_size=1))
+    assert len(resumed) == 16 and not resumed.duplicated(["method", "example_id"]).any()
+    assert_same_values(resumed, sorted_records(tmp_path / "whole"))
+
+
+def test_ray_executor_matches_local(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        bench.run(config(tmp_path / "ray", executor="ray", n=2, shard_size=1))
+    finally:
+        ray.shutdown()
+    bench.run(config(tmp_path / "local", n=2, shard_size=1))
+    # Ray workers run torch with one thread: float32 sums may round differently in the last bit
+    assert_same_values(sorted_records(tmp_path / "ray"), sorted_records(tmp_path / "local"), atol=1e-6)
