@@ -1,0 +1,59 @@
+"""What every figure shares: the Agg backend, one colour per method across all figures, and
+saving each figure as PNG (for the page) and PDF (for papers)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+DPI = 100
+
+
+@dataclass
+class FigureFile:
+    """A written figure: its PNG (the page embeds it) and PDF, with a caption for the page."""
+
+    title: str
+    png: Path
+    pdf: Path | None
+    caption: str = ""
+
+
+@dataclass
+class Skipped:
+    """A figure that does not apply to this run, with the reason shown on the page."""
+
+    title: str
+    reason: str
+
+
+def method_colours(methods: Sequence[str]) -> dict[str, tuple]:
+    """A stable colour per method (tab10, then tab20 for many methods)."""
+    cmap = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
+    return {method: cmap(i % cmap.N) for i, method in enumerate(methods)}
+
+
+def new_figure(width: float, height: float) -> Figure:
+    return plt.figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def save(
+    figure: Figure, out_dir: Path, stem: str, title: str, caption: str = "", pdf: bool = True
+) -> FigureFile:
+    """Write `stem`.png (and .pdf) into out_dir and close the figure."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / f"{stem}.png"
+    figure.savefig(png, dpi=DPI)
+    pdf_path = None
+    if pdf:
+        pdf_path = out_dir / f"{stem}.pdf"
+        figure.savefig(pdf_path)
+    plt.close(figure)
+    return FigureFile(title, png, pdf_path, caption)

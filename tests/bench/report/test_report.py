@@ -1,0 +1,130 @@
+"""The report on hand-made finished runs: files, pixel sizes, page content, clear errors."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.errors import InputError
+from bench.report import make_report, patches
+from bench.report.figures import DPI
+from bench.report.finished_run import load_run
+from tests.bench.report.finished_runs import METHODS, SUMMARY_VALUES, image_run, text_run
+
+
+@pytest.fixture(scope="module")
+def text_report(tmp_path_factory):
+    run_dir = text_run(tmp_path_factory.mktemp("text") / "run")
+    return make_report(run_dir)
+
+
+def _pixels(path) -> tuple[int, int]:
+    image = mpimg.imread(path)
+    assert image.std() > 0, f"{path} is blank"
+    return image.shape[0], image.shape[1]
+
+
+def test_figures_exist_as_png_and_pdf_with_the_designed_pixel_size(text_report):
+    figures = text_report.parent / "figures"
+    designed = {"curves": (4.0, 11.0), "bars_faithfulness": (3.4, 2 * 3.6), "bars_plausibility": (3.4, 3.6)}
+    for stem, (height, width) in designed.items():
+        assert _pixels(figures / f"{stem}.png") == (round(height * DPI), round(width * DPI))
+        assert (figures / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
+    for stem in ("cost", "agreement"):
+        assert min(_pixels(figures / f"{stem}.png")) > 100
+    assert not (figures / "replacement.png").exists()  # one replacement only: skipped, said on the page
+    assert "records hold one replacement only (mask)" in text_report.read_text()
+
+
+def test_page_holds_every_method_the_table_values_and_provenance(text_report):
+    page = text_report.read_text()
+    for method in METHODS:
+        assert f"<th>{method}</th>" in page
+    for mean, low, high, _, _ in SUMMARY_VALUES.values():
+        assert f"{mean:.3f} [{low:.3f}, {high:.3f}]" in page
+    assert "#1=" in page and "torch" in page and "9.9.9" in page and "Seed: <b>0</b>" in page
+    assert "name = &quot;hand-made&quot;" in page  # the config, verbatim (escaped)
+    assert "random: 1" in page  # the error row is counted, not hidden
+
+
+def test_embedded_figures_decode_to_the_written_pngs(text_report):
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', text_report.read_text())
+    written = (text_report.parent / "figures" / "curves.png").read_bytes()
+    assert written in [base64.b64decode(data) for data in embedded]
+
+
+def test_token_heatmap_colours_follow_the_scores(text_report):
+    page = text_report.read_text()
+    run_dir = text_report.parent.parent
+    records = pd.read_parquet(next((run_dir / "records").glob("part-*.parquet")))
+    row = records[(records["method"] == "gae") & (records["example_id"] == "ex-0")].iloc[0]
+    scores = np.asarray(row["scores"])
+    peak = np.abs(scores[1:-1]).max()
+    table = page.split("<h4>ex-0 · target 1</h4>")[1].split("</table>")[0]
+    gae_row = [line for line in table.splitlines() if line.startswith("<tr><th>gae</th>")][0]
+    alphas = [float(a) for a in re.findall(r"rgba\(\d+,\d+,\d+,([0-9.]+)\)", gae_row)]
+    expected = np.round(np.abs(scores) / peak, 2)
+    expected[[0, -1]] = 0.0  # special tokens are not coloured
+    np.testing.assert_allclose(alphas, expected, atol=0.006)
+    colours = re.findall(r"rgba\((\d+),", gae_row)
+    assert [c == "214" for c in colours[1:-1]] == list(scores[1:-1] >= 0)
+    assert _pixels(text_report.parent / "heatmaps" / "heatmap_00.png")[0] > 100
+
+
+def test_image_run_overlays_patches_on_the_task_images(tmp_path):
+    index = make_report(image_run(tmp_path / "run"))
+    png = index.parent / "heatmaps" / "patches_02.png"
+    assert _pixels(png) == (round(2.6 * DPI), round(2.2 * 4 * DPI))  # image + 3 methods
+    assert "could not be loaded" not in index.read_text()
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', index.read_text())
+    assert any(mpimg.imread(io.BytesIO(base64.b64decode(d))).shape[:2] == (260, 880) for d in embedded)
+
+
+def test_image_run_of_an_unknown_task_skips_the_overlay_with_a_note(tmp_path):
+    run = load_run(image_run(tmp_path / "run", task="not-here"))
+    images, note = patches.task_images(run, ["ex-0"])
+    assert images == {} and note.startswith("images not overlaid: task 'not-here' could not be loaded")
+    figure = patches.example_png(run, "ex-0", None, tmp_path, "bare")
+    assert _pixels(figure.png) == (round(2.6 * DPI), round(2.2 * 3 * DPI))  # the bare grids only
+
+
+def test_patch_scores_are_the_last_grid_positions_in_row_major_order(tmp_path):
+    run = load_run(image_run(tmp_path / "run"))
+    row = run.ok.iloc[4]
+    scores = np.asarray(row["scores"])
+    expected = np.array([[scores[1], scores[2], scores[3]], [scores[4], scores[5], scores[6]]])
+    np.testing.assert_allclose(patches.patch_scores(row), expected / np.abs(scores[1:]).max())
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: __import__("shutil").rmtree(d), "no run directory"),
+        (lambda d: (d / "config.toml").unlink(), "has no config.toml"),
+        (lambda d: (d / "config.toml").write_text("task = ["), "is not valid TOML"),
+        (lambda d: next((d / "records").glob("*.parquet")).write_bytes(b"not parquet"), "is corrupt"),
+        (lambda d: [p.unlink() for p in (d / "records").glob("*.parquet")], "has no records"),
+        (lambda d: (d / "summary.csv").write_text("a,b\n1,2\n"), "lacks the columns"),
+        (lambda d: (d / "summary.csv").unlink(), "has no summary.csv"),
+    ],
+)
+def test_broken_run_directories_are_named_in_the_error(tmp_path, damage, message):
+    run_dir = text_run(tmp_path / "run")
+    damage(run_dir)
+    with pytest.raises(InputError, match=message):
+        make_report(run_dir)
+
+
+def test_cli_prints_where_the_report_is(text_report, tmp_path, capsys):
+    run_dir = text_report.parent.parent
+    assert main(["report", str(run_dir)]) == 0
+    assert f"report: {run_dir / 'report'}/" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "no run directory at" in capsys.readouterr().err
