@@ -14,16 +14,26 @@ WORD = re.compile(r"[a-z0-9]+")
 ALL_CUES = set(CUES[HAM]) | set(CUES[SPAM])
 
 
+@pytest.fixture(scope="module")
+def train():
+    return Spam().examples("train")
+
+
+@pytest.fixture(scope="module")
+def test():
+    return Spam().examples("test")
+
+
 def words_with_spans(text):
     return [(m.group(), m.span()) for m in WORD.finditer(text)]
 
 
-def test_registered_and_sized():
+def test_registered_and_sized(train, test):
     assert TASKS.get("spam") is Spam
     task = Spam()
-    assert len(task.examples("train")) == SPLIT_SIZES["train"]
-    assert len(task.examples("test")) == SPLIT_SIZES["test"]
-    assert len(task.examples("test", n=7)) == 7
+    assert len(train) == SPLIT_SIZES["train"]
+    assert len(test) == SPLIT_SIZES["test"]
+    assert [e.inputs for e in task.examples("test", n=7)] == [e.inputs for e in test[:7]]
     assert len(task.examples("test", n=10**6)) == SPLIT_SIZES["test"]
 
 
@@ -35,11 +45,9 @@ def test_deterministic_under_a_seed_and_different_across_seeds():
     assert sum(a != b for a, b in zip(first, other, strict=True)) > 90
 
 
-def test_train_and_test_are_different_streams():
-    task = Spam()
-    train = {e.inputs for e in task.examples("train")}
-    test = [e.inputs for e in task.examples("test")]
-    assert sum(text in train for text in test) <= 2  # short messages may rarely coincide
+def test_train_and_test_are_different_streams(train, test):
+    train_texts = {e.inputs for e in train}
+    assert sum(e.inputs in train_texts for e in test) <= 2  # short messages may rarely coincide
 
 
 def test_rationale_spans_are_exactly_the_cue_words_of_the_label():
@@ -53,26 +61,23 @@ def test_rationale_spans_are_exactly_the_cue_words_of_the_label():
         assert [example.inputs[a:b] for a, b in example.rationale] == example.meta["cues"]
 
 
-def test_labels_are_balanced():
-    counts = Counter(e.target for e in Spam().examples("train"))
+def test_labels_are_balanced(train):
+    counts = Counter(e.target for e in train)
     assert counts[HAM] == counts[SPAM] == SPLIT_SIZES["train"] // 2
 
 
-def test_distractors_appear_in_both_classes_alike():
-    examples = Spam().examples("train")
+def test_distractors_appear_in_both_classes_alike(train):
     for label in (HAM, SPAM):
-        texts = [e.inputs for e in examples if e.target == label]
+        texts = [e.inputs for e in train if e.target == label]
         with_distractor = np.mean([any(w in DISTRACTORS for w in WORD.findall(t)) for t in texts])
         assert 0.5 < with_distractor < 0.8
         seen = {w for t in texts for w in WORD.findall(t) if w in DISTRACTORS}
         assert len(seen) == len(DISTRACTORS)
 
 
-def test_without_cue_words_the_label_is_unpredictable():
+def test_without_cue_words_the_label_is_unpredictable(train, test):
     """Everything but the cues is drawn independently of the label: a bag of words without the
     cues is at chance, with them it is perfect. So the cues are the whole evidence."""
-    task = Spam()
-    train, test = task.examples("train"), task.examples("test")
 
     def accuracy(strip_cues):
         def text(e):
@@ -87,12 +92,11 @@ def test_without_cue_words_the_label_is_unpredictable():
     assert accuracy(strip_cues=False) == 1.0
 
 
-def test_marking_the_rarest_word_misses_the_rationale():
+def test_marking_the_rarest_word_misses_the_rationale(train, test):
     """A 'rare word' detector picks distractors, not cues, in most messages that have them."""
-    task = Spam()
-    frequency = Counter(w for e in task.examples("train") for w in WORD.findall(e.inputs))
+    frequency = Counter(w for e in train for w in WORD.findall(e.inputs))
     hits = []
-    for example in task.examples("test"):
+    for example in test:
         words = words_with_spans(example.inputs)
         if not any(w in DISTRACTORS or w not in frequency for w, _ in words):
             continue
@@ -109,3 +113,27 @@ def test_bad_arguments_are_refused():
         Spam(difficulty=3)
     with pytest.raises(InputError, match="splits"):
         Spam().examples("validation")
+
+
+@pytest.mark.slow
+def test_default_minilm_is_accurate_and_attends_to_the_cues():
+    """Trains all-MiniLM-L6-v2 on spam once (a few minutes on 2 cores; cached after), then checks
+    the stored accuracy against a recount and that AtMan's top token is a planted cue."""
+    import bench
+    from bench.defaults import ENCODER, trained_model_dir
+    from bench.training import read_metadata
+
+    task = Spam()
+    model = task.default_model()
+    metadata = read_metadata(trained_model_dir("spam", ENCODER, 0))
+    assert metadata["test_accuracy"] >= 0.95 and metadata["n_test"] == SPLIT_SIZES["test"]
+    test = task.examples("test", 100)
+    correct = [model.predict(model.encode(e.inputs, 0).input_ids) == e.target for e in test]
+    assert np.mean(correct) >= 0.95
+    hits = []
+    for example in test[:10]:
+        explanation = bench.explain("atman", model, example.inputs, target=example.target)
+        mask = model.encode(example.inputs, example.target).token_mask(example.rationale)
+        scores = np.where(explanation.special_tokens, -np.inf, explanation.scores)
+        hits.append(bool(mask[int(np.argmax(scores))]))
+    assert np.mean(hits) >= 0.7
