@@ -1,0 +1,98 @@
+"""Occlusion equals an explicit leave-one-out loop, one forward pass per replaced position."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+import bench
+from bench.api import get_method
+from bench.errors import InputError
+from tests.tiny import tiny_cnn, tiny_image
+
+TEXT = "free cash prize call now"
+
+
+def logprob(model, encoded, ids=None, pixels=None) -> float:
+    if pixels is not None:
+        encoded = replace(encoded, pixel_values=pixels)
+    with torch.no_grad():
+        inputs = model.batch([encoded], input_ids=None if ids is None else [ids])
+        return float(model.target_logprob(inputs, [encoded])[0])
+
+
+def text_loop(model, encoded, token_id: int) -> np.ndarray:
+    full = logprob(model, encoded)
+    drops = np.zeros(encoded.n_positions)
+    for i in range(encoded.n_positions):
+        if not encoded.special[i]:
+            ids = encoded.input_ids.clone()
+            ids[i] = token_id
+            drops[i] = full - logprob(model, encoded, ids)
+    return drops
+
+
+def patch_loop(model, encoded, fill: str) -> np.ndarray:
+    pixels = encoded.pixel_values
+    rows, cols = encoded.patch_grid
+    height, width = pixels.shape[-2] // rows, pixels.shape[-1] // cols
+    full = logprob(model, encoded)
+    drops = [0.0] * (encoded.n_positions - rows * cols)  # [CLS] of a ViT
+    for r in range(rows):
+        for c in range(cols):
+            occluded = pixels.clone()
+            patch = occluded[..., r * height : (r + 1) * height, c * width : (c + 1) * width]
+            patch[:] = 0 if fill == "zero" else pixels.mean(dim=(-2, -1), keepdim=True)
+            drops.append(full - logprob(model, encoded, pixels=occluded))
+    return np.array(drops)
+
+
+@pytest.mark.parametrize("name, target", [("bert", 1), ("gpt2", " claim"), ("llama", " claim")])
+@pytest.mark.parametrize("baseline", ["mask", "unk"])
+def test_text_occlusion_equals_an_explicit_loop(name, target, baseline, request):
+    model = request.getfixturevalue(name)
+    encoded = model.encode(TEXT, target)
+    token_id = getattr(model.tokenizer, f"{baseline}_token_id")
+    expected = text_loop(model, encoded, token_id)
+    assert np.abs(expected).max() > 0.01
+
+    explanation = bench.explain("occlusion", model, TEXT, target, baseline=baseline, perturbations_per_eval=4)
+    np.testing.assert_allclose(explanation.scores, expected, rtol=1e-5, atol=1e-5)
+    assert np.all(explanation.scores[encoded.special] == 0)
+    removable = int((~encoded.special).sum())
+    assert (explanation.cost.forward_passes, explanation.cost.backward_passes) == (1 + removable, 0)
+
+
+@pytest.mark.parametrize("name, target", [("vit", 2), ("cnn", 0)])
+@pytest.mark.parametrize("fill", ["zero", "mean"])
+def test_patch_occlusion_equals_an_explicit_loop(name, target, fill, request):
+    model = tiny_cnn() if name == "cnn" else request.getfixturevalue(name)
+    encoded = model.encode(tiny_image(), target)
+    expected = patch_loop(model, encoded, fill)
+    assert np.abs(expected).max() > 1e-3
+
+    explanation = bench.explain("occlusion", model, tiny_image(), target, image_baseline=fill)
+    assert explanation.patch_grid == encoded.patch_grid and len(explanation.scores) == encoded.n_positions
+    np.testing.assert_allclose(explanation.scores, expected, rtol=1e-5, atol=1e-6)
+    rows, cols = encoded.patch_grid
+    assert explanation.cost.forward_passes == 1 + rows * cols
+
+
+def test_batching_perturbations_changes_no_score(bert):
+    one = bench.explain("occlusion", bert, TEXT, 1, perturbations_per_eval=1)
+    many = bench.explain("occlusion", bert, TEXT, 1, perturbations_per_eval=16)
+    np.testing.assert_allclose(one.scores, many.scores, rtol=1e-5, atol=1e-6)
+
+
+def test_only_special_tokens_leave_nothing_to_occlude(bert):
+    explanation = bench.explain("occlusion", bert, "[MASK]", 0)
+    assert np.all(explanation.special_tokens) and np.all(explanation.scores == 0)
+    assert explanation.cost.forward_passes == 0
+
+
+def test_bad_baselines_are_refused_by_name():
+    with pytest.raises(InputError, match="baseline='blank'"):
+        get_method("occlusion", baseline="blank")
+    with pytest.raises(InputError, match="image_baseline='blur'"):
+        get_method("occlusion", image_baseline="blur")
