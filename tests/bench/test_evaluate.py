@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+import bench
+from bench.errors import InputError
+from tests.bench.metrics._hand import prob_without
+
+
+def test_hand_built_explanation_is_evaluated_by_re_encoding(bert):
+    text = "free cash call now"
+    encoded = bert.encode(text, 1)
+    scores = [0.0, 4.0, 3.0, 2.0, 1.0, 0.0]  # ranks free, cash, call, now
+    explanation = bench.Explanation(tokens=encoded.tokens, scores=scores, target=1)  # no special mask given
+
+    result = bench.evaluate(explanation, bert, text, metrics=["deletion", "map"], rationale=[(0, 4)])
+
+    mask_id = bert.tokenizer.mask_token_id
+    y = [prob_without(bert, encoded, [1, 2, 3, 4][:k], mask_id) for k in range(5)]
+    assert result["deletion"] == pytest.approx(sum((y[i] + y[i + 1]) / 2 / 4 for i in range(4)), abs=1e-6)
+    assert result["map"] == pytest.approx(4 / 10)
+
+
+def test_example_supplies_the_rationale_and_defaults_pick_metrics(bert):
+    example = bench.Example("e", "free cash call now", 1, rationale=[(0, 4)])
+    explanation = bench.explain("random", bert, example.inputs, target=1)
+    result = bench.evaluate(explanation, bert, example)
+    assert {"deletion", "insertion", "loo_tau", "auprc", "map", "seconds"} <= set(result)
+    without_rationale = bench.evaluate(explanation, bert, example.inputs)
+    assert "auprc" not in without_rationale and "deletion" in without_rationale
+
+
+def test_explanation_of_another_input_is_refused(bert):
+    explanation = bench.Explanation(tokens=["a", "b"], scores=np.zeros(2), target=1)
+    with pytest.raises(InputError, match="2 scores but the model encodes the input into 6 positions"):
+        bench.evaluate(explanation, bert, "free cash call now", metrics=["deletion"])
