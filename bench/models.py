@@ -55,6 +55,8 @@ class Encoded:
     patch_grid: tuple[int, int] | None = None
     offsets: list[tuple[int, int]] | None = None
     """Character span of each explained text token in the input ((0, 0) for special tokens)."""
+    text: str | None = None
+    """The input text, for methods that tokenise it themselves (shap's Text masker)."""
 
     @property
     def n_positions(self) -> int:
@@ -165,6 +167,7 @@ class Model:
             target=target,
             target_ids=torch.tensor(target_ids, dtype=torch.long) if target_ids else None,
             offsets=[tuple(span) for span in encoding["offset_mapping"]],
+            text=inputs,
         )
 
     def _encode_image(self, image: Any, target: int | None) -> Encoded:
