@@ -1,0 +1,354 @@
+"""Cost benchmark: AtMan against its floor (a plain batched forward) and against its peers.
+
+Run `python -m bench.perf` (or `xai-bench perf`). It prints one table and writes
+results/perf/: table.csv, table.md, scaling.csv and the scaling plot (seconds vs sequence
+length). Everything is measured in one process and quoted as ratios, because absolute seconds
+on shared machines say little. Models are the MiniLM encoder the project ships (a fresh
+classification head: cost does not depend on the head's weights) and a causal LM with
+SmolLM2-135M's architecture built from its config (random weights: same cost, no download).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
+
+import bench
+from bench.api import get_method
+from bench.cost import measure
+from bench.defaults import encoder_path
+from bench.errors import NotApplicableError
+from bench.models import Encoded, Model
+from bench.registry import METHODS
+from bench.types import Cost
+
+WORDS = "free cash prize call now to claim your reward text stop hello see you at lunch tomorrow".split()
+SCALING_METHODS = (
+    "atman-naive",
+    "atman",
+    "atman-prefix",
+    "integrated-gradients",
+    "gae",
+    "occlusion",
+    "shap",
+    "lime",
+)
+
+
+@dataclass
+class Measurement:
+    method: str
+    model: str
+    tokens: int
+    seconds: float
+    forward_passes: int
+    backward_passes: int
+    peak_memory_bytes: int
+    extra: dict = field(default_factory=dict)
+
+
+def text_of_length(model: Model, n_tokens: int) -> str:
+    """A text the model's tokenizer splits into exactly n_tokens explained positions (if it can)."""
+    words = [WORDS[i % len(WORDS)] for i in range(n_tokens)]
+    while (
+        len(words) > 1
+        and model.encode(" ".join(words), 0 if model.kind == "classifier" else "x").n_positions > n_tokens
+    ):
+        words.pop()
+    return " ".join(words)
+
+
+def minilm_classifier() -> Model:
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()  # the fresh head's "newly initialized" report is expected here
+    return bench.load_model(encoder_path(), kind="classifier")
+
+
+def smollm_shaped_causal_lm(num_layers: int = 30) -> Model:
+    """SmolLM2-135M's architecture with random weights, and the MiniLM tokenizer for its inputs."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = minilm_classifier().tokenizer
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=49152,
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=num_layers,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        pad_token_id=0,
+    )
+    model = bench.wrap(LlamaForCausalLM(config).eval(), tokenizer)
+    model.name = f"SmolLM2-135M-shaped ({num_layers} layers, random weights)"
+    return model
+
+
+def timed(model: Model, call: Callable[[], object], repeats: int) -> tuple[float, Cost]:
+    """Median seconds over `repeats` calls (after one warm-up when repeated), and the last call's cost."""
+    if repeats > 1:
+        call()
+    seconds = []
+    for _ in range(repeats):
+        with measure(model.passes, model.device) as cost:
+            call()
+        seconds.append(cost.seconds)
+    return statistics.median(seconds), cost
+
+
+def plain_forward(model: Model, encoded: Encoded, rows: int, batch_size: int) -> Callable[[], object]:
+    """`rows` copies of the input through the model's own attention, in chunks: AtMan's floor."""
+
+    def call() -> None:
+        with torch.no_grad():
+            for start in range(0, rows, batch_size):
+                chunk = [encoded] * min(batch_size, rows - start)
+                model.target_logprob(model.batch(chunk), chunk)
+
+    return call
+
+
+def explain_call(model: Model, encoded: Encoded, method: str, **params) -> Callable[[], object]:
+    explainer = get_method(method, **params)
+    return lambda: explainer.attribute_batch(model, [encoded])
+
+
+def measure_method(model, encoded, label, method, repeats, **params) -> Measurement | None:
+    if method not in METHODS.names():
+        return None
+    try:
+        seconds, cost = timed(model, explain_call(model, encoded, method, **params), repeats)
+    except NotApplicableError:
+        return None
+    return Measurement(
+        label,
+        model.name,
+        encoded.n_positions,
+        seconds,
+        cost.forward_passes,
+        cost.backward_passes,
+        cost.peak_memory_bytes,
+    )
+
+
+def headline_table(
+    encoder: Model,
+    causal: Model,
+    repeats: int,
+    encoder_tokens: int,
+    prompt_tokens: int,
+    batch_size: int,
+    peers: bool = True,
+) -> pd.DataFrame:
+    """The issue's targets: AtMan vs its floor, prefix reuse vs naive, memory, atman-grad, and
+    (with `peers`) the other methods on the same input."""
+    rows: list[Measurement] = []
+    encoded = encoder.encode(text_of_length(encoder, encoder_tokens), 1)
+    n = encoded.n_positions
+
+    floor_s, floor_cost = timed(encoder, plain_forward(encoder, encoded, n + 1, batch_size), repeats)
+    one_s, _ = timed(encoder, plain_forward(encoder, encoded, 1, 1), repeats)
+    rows.append(
+        Measurement(
+            "plain forward (n+1 rows)",
+            encoder.name,
+            n,
+            floor_s,
+            floor_cost.forward_passes,
+            0,
+            floor_cost.peak_memory_bytes,
+        )
+    )
+    rows.append(Measurement("plain forward (1 row)", encoder.name, n, one_s, 1, 0, 0))
+    # the sampling peers take hundreds of passes: one timed call each is enough
+    plan = [
+        ("atman", "atman", {"batch_size": batch_size}, repeats),
+        ("atman-grad", "atman-grad", {}, repeats),
+    ]
+    if peers:
+        plan += [
+            ("occlusion (captum default: 1 per eval)", "occlusion", {"perturbations_per_eval": 1}, repeats),
+            ("occlusion (batched)", "occlusion", {"perturbations_per_eval": batch_size}, repeats),
+            ("integrated-gradients", "integrated-gradients", {}, repeats),
+            ("gae", "gae", {}, repeats),
+            ("shap (default evals)", "shap", {}, 1),
+            ("lime (default samples)", "lime", {}, 1),
+        ]
+    for label, method, params, method_repeats in plan:
+        measured = measure_method(encoder, encoded, label, method, method_repeats, **params)
+        if measured is not None:
+            rows.append(measured)
+            print(f"  {label:<28} {measured.seconds:8.3f} s", flush=True)
+
+    prompt = causal.encode(text_of_length(causal, prompt_tokens), " call now to claim")
+    naive_explainer = get_method("atman", prefix_reuse=False, batch_size=batch_size)
+    fast_explainer = get_method("atman", prefix_reuse=True, batch_size=batch_size)
+    naive_s, naive_cost = timed(causal, lambda: naive_explainer.attribute_batch(causal, [prompt]), repeats)
+    fast_s, fast_cost = timed(causal, lambda: fast_explainer.attribute_batch(causal, [prompt]), repeats)
+    difference = np.abs(
+        naive_explainer.attribute_batch(causal, [prompt])[0]
+        - fast_explainer.attribute_batch(causal, [prompt])[0]
+    ).max()
+    causal_floor_s, causal_floor = timed(
+        causal, plain_forward(causal, prompt, prompt.n_positions + 1, batch_size), repeats
+    )
+    for label, seconds, cost in [
+        ("causal plain forward (n+1 rows)", causal_floor_s, causal_floor),
+        ("causal atman naive batched", naive_s, naive_cost),
+        ("causal atman prefix reuse", fast_s, fast_cost),
+    ]:
+        rows.append(
+            Measurement(
+                label,
+                "smollm2-135m-shaped",
+                prompt.n_positions,
+                seconds,
+                cost.forward_passes,
+                cost.backward_passes,
+                cost.peak_memory_bytes,
+                {"max |prefix - naive|": float(difference)},
+            )
+        )
+
+    table = pd.DataFrame([{**vars(m), **m.extra} for m in rows]).drop(columns="extra")
+    floors = {encoder.name: floor_s, causal.name: causal_floor_s}
+    table["x plain batched forward"] = table["seconds"] / table["model"].map(floors)
+    table["x one forward"] = table["seconds"] / one_s
+    return table
+
+
+def atman_grad_agreement(n_examples: int) -> dict:
+    """Spearman between atman-grad and exact AtMan on the spam task's default model, if available."""
+    from bench.registry import TASKS
+
+    if "spam" not in TASKS.names():
+        return {}
+    task = TASKS.get("spam")()
+    model = task.default_model()
+    correlations = []
+    for example in task.examples("test", n_examples):
+        exact = bench.explain("atman", model, example.inputs, example.target)
+        approx = bench.explain("atman-grad", model, example.inputs, example.target)
+        correlations.append(spearmanr(exact.scores, approx.scores)[0])
+    return {
+        "examples": n_examples,
+        "median spearman": float(np.median(correlations)),
+        "mean spearman": float(np.mean(correlations)),
+    }
+
+
+def scaling(lengths: list[int], repeats: int, batch_size: int, budget_seconds: float) -> pd.DataFrame:
+    """Seconds per explanation vs sequence length, per method; a method that took longer than
+    `budget_seconds` at one length is not run at the longer ones."""
+    encoder = minilm_classifier()
+    causal = smollm_shaped_causal_lm(num_layers=6)
+    records = []
+    over_budget: set[str] = set()
+    for length in lengths:
+        encoded = encoder.encode(text_of_length(encoder, length), 1)
+        prompt = causal.encode(text_of_length(causal, length), " call now")
+        plan = {
+            "atman-naive": (encoder, encoded, "atman", {"batch_size": 1}),
+            "atman": (encoder, encoded, "atman", {"batch_size": batch_size}),
+            "atman-prefix": (causal, prompt, "atman", {"batch_size": batch_size}),
+            "integrated-gradients": (encoder, encoded, "integrated-gradients", {}),
+            "gae": (encoder, encoded, "gae", {}),
+            "occlusion": (encoder, encoded, "occlusion", {}),
+            "shap": (encoder, encoded, "shap", {}),
+            "lime": (encoder, encoded, "lime", {}),
+        }
+        for label in SCALING_METHODS:
+            if label in over_budget:
+                continue
+            model, item, method, params = plan[label]
+            measured = measure_method(model, item, label, method, repeats, **params)
+            if measured is not None:
+                if measured.seconds > budget_seconds:
+                    over_budget.add(label)
+                records.append({"method": label, "tokens": measured.tokens, "seconds": measured.seconds})
+                print(f"  {label:<22} {measured.tokens:>4} tokens  {measured.seconds:8.3f} s", flush=True)
+    return pd.DataFrame(records)
+
+
+def plot_scaling(frame: pd.DataFrame, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for method, group in frame.groupby("method", sort=False):
+        axes.plot(group["tokens"], group["seconds"], marker="o", label=method)
+    axes.set(
+        xscale="log",
+        yscale="log",
+        xlabel="sequence length (tokens)",
+        ylabel="seconds per explanation",
+        title="Explanation cost vs sequence length (CPU)",
+    )
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    for suffix in ("png", "pdf"):
+        figure.savefig(out / f"scaling.{suffix}", dpi=120)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--encoder-tokens", type=int, default=64)
+    parser.add_argument("--prompt-tokens", type=int, default=128)
+    parser.add_argument("--lengths", default="16,32,64,128,256,512", help="comma-separated; empty to skip")
+    parser.add_argument(
+        "--grad-examples", type=int, default=20, help="spam examples for the atman-grad check"
+    )
+    parser.add_argument("--out", type=Path, default=Path("results/perf"))
+
+
+def run(args: argparse.Namespace) -> int:
+    torch.manual_seed(0)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = headline_table(
+        minilm_classifier(),
+        smollm_shaped_causal_lm(),
+        args.repeats,
+        args.encoder_tokens,
+        args.prompt_tokens,
+        args.batch_size,
+    )
+    pd.set_option("display.width", 200)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    table.to_csv(args.out / "table.csv", index=False)
+    (args.out / "table.md").write_text(table.to_markdown(index=False, floatfmt=".4g") + "\n")
+    agreement = atman_grad_agreement(args.grad_examples) if args.grad_examples else {}
+    if agreement:
+        print(f"atman-grad vs exact AtMan on spam: {agreement}")
+        (args.out / "atman_grad_agreement.json").write_text(pd.Series(agreement).to_json(indent=2))
+    lengths = [int(x) for x in args.lengths.split(",") if x]
+    if lengths:
+        frame = scaling(lengths, max(1, args.repeats // 3), args.batch_size, args.budget_seconds)
+        frame.to_csv(args.out / "scaling.csv", index=False)
+        plot_scaling(frame, args.out)
+    print(f"wrote {args.out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
