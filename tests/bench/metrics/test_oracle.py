@@ -3,12 +3,16 @@ target margin is a sum of per-token terms, so removing tokens in order of their 
 drop gives the lowest probability at every k: the oracle curve lies under any other curve."""
 
 import numpy as np
+import pytest
 import torch
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 import bench
 from bench.evaluate import score_explanation
+from bench.metric import Evidence
+from bench.metrics.loo_tau import leave_one_out
+from bench.registry import TASKS
 from tests.bench.metrics._hand import prob_without
 from tests.tiny import make_tokenizer
 
@@ -62,3 +66,22 @@ def test_leave_one_out_oracle_beats_random_on_deletion():
         oracle_auc.append(oracle_values["deletion"])
         random_auc.append(random_values["deletion"])
     assert np.mean(oracle_auc) < np.mean(random_auc)
+
+
+@pytest.mark.slow
+def test_leave_one_out_oracle_beats_random_on_the_spam_task():
+    task = TASKS.get("spam")()
+    model = task.default_model()
+    oracle_auc, random_auc = [], []
+    for example in task.examples(n=8):
+        encoded = model.encode(example.inputs, example.target)
+        random = bench.explain("random", model, example.inputs, target=example.target)
+        evidence = Evidence(random, model, encoded)
+        scores = np.zeros(encoded.n_positions)
+        scores[evidence.removable] = leave_one_out(evidence)
+        oracle = bench.Explanation(tokens=encoded.tokens, scores=scores, target=encoded.target)
+        oracle_auc.append(score_explanation(oracle, model, encoded, ["deletion"])[0]["deletion"])
+        random_auc.append(score_explanation(random, model, encoded, ["deletion"])[0]["deletion"])
+    oracle_auc, random_auc = np.array(oracle_auc), np.array(random_auc)
+    assert oracle_auc.mean() < random_auc.mean() - 0.1
+    assert (oracle_auc < random_auc).mean() >= 0.85
