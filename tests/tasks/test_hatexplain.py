@@ -63,3 +63,17 @@ def test_bad_row_is_named(tmp_path):
     )
     with pytest.raises(InputError, match="test.csv row 2: unknown label"):
         HateXplain(data=tmp_path).examples("test")
+
+
+def test_hub_layout(monkeypatch):
+    """The hub rows carry the same fields already parsed (annotators as a dict of lists)."""
+    row = {
+        "id": "p1",
+        "annotators": {"label": [2, 2, 1], "annotator_id": [1, 2, 3], "target": [[], [], []]},
+        "rationales": [[0, 1, 1], [0, 1, 0]],
+        "post_tokens": ["you", "stupid", "cat"],
+    }
+    monkeypatch.setattr("tasks.hatexplain.hub_split", lambda hub_id, split: [row])
+    (example,) = HateXplain().examples("test")
+    assert (example.inputs, example.target) == ("you stupid cat", 2)
+    assert [example.inputs[a:b] for a, b in example.rationale] == ["stupid"]

@@ -48,3 +48,11 @@ def test_bad_files_name_the_file_and_row(tmp_path):
         SmsSpam(data=empty).examples()
     with pytest.raises(FileNotFoundError, match="does not exist"):
         SmsSpam(data=tmp_path / "nowhere").examples()
+
+
+def test_hub_layout(monkeypatch):
+    rows = [{"sms": f"message {i}\n", "label": i % 2} for i in range(10)]
+    monkeypatch.setattr("tasks.sms_spam.hub_split", lambda hub_id, split: rows)
+    test = SmsSpam().examples("test")
+    assert len(test) == 2 and all(e.inputs == f"message {e.id.split('-')[1]}" for e in test)
+    assert all(e.target == int(e.id.split("-")[1]) % 2 for e in test)

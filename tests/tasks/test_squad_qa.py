@@ -45,3 +45,14 @@ def test_evidence_spans_are_verbatim(examples):
 def test_no_train_split_locally():
     with pytest.raises(InputError, match="dev questions only"):
         SquadQA(data=shared_data("squad")).examples("train")
+
+
+def test_hub_layout_and_misplaced_answer(monkeypatch):
+    row = {"id": "q", "title": "t", "context": "Paris is in France.", "question": "Where is Paris?"}
+    row["answers"] = {"text": ["France"], "answer_start": [12]}
+    monkeypatch.setattr("tasks.squad_qa.hub_split", lambda hub_id, split: [row])
+    (example,) = SquadQA().examples("test")
+    assert [example.inputs[a:b] for a, b in example.rationale] == ["France"]
+    row["answers"] = {"text": ["France"], "answer_start": [3]}
+    with pytest.raises(InputError, match="not at character 3"):
+        SquadQA().examples("test")
