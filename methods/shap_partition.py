@@ -1,14 +1,13 @@
 """Partition SHAP (Owen values over a feature hierarchy) through the `shap` library.
 
-Text: shap's Text masker over the model's tokenizer, in token-id mode, so shap's features are
-exactly the tokenizer's tokens of the input (the model's explained positions, special tokens
-included) and its hierarchy is shap's own text clustering. The masker marks hidden tokens with
-an id absent from the input; the model function reads the marks as a coalition and removes
-those positions as in `methods._coalitions` (the `baseline` token), which keeps special tokens.
-No text round-trip happens, so nothing is lost in re-tokenising.
+Features are the non-special explained positions (`methods._coalitions`); shap's masker here
+hands the coalition itself to the value function, which removes the absent positions the way
+every coalition method does (the `baseline` token for text, the `image_baseline` fill for
+images), so nothing goes through a lossy text round-trip. The hierarchy Partition SHAP walks:
 
-Images: one feature per ViT patch or CNN grid cell, hidden with the `image_baseline` fill,
-under a Ward clustering of the cells' grid coordinates (neighbouring cells merge first).
+- text: shap's Text masker over the model's tokenizer supplies its clustering (word pieces
+  first, then words, phrases, sentences), with the special tokens taken out of the tree;
+- images: a Ward clustering of the cells' grid coordinates (neighbouring cells merge first).
 
 The explained value is log p(target) (class log-probability, or a causal LM's teacher-forced
 log-probability of the target text). Partition SHAP is efficient by construction: the scores
@@ -19,7 +18,6 @@ global generator, seeded with `seed` for the call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,13 +28,12 @@ from bench.method import register_method
 from methods._coalitions import COALITION_DEFAULTS, CoalitionMethod, Coalitions, seeded
 
 
-class CellMasker:
-    """A shap masker over image cells: the 'masked input' is the coalition itself."""
+class CoalitionMasker:
+    """A shap masker whose 'masked input' is the coalition itself (1 = present), over features
+    arranged by `clustering` (a scipy linkage matrix, as shap's Partition explainer expects)."""
 
-    def __init__(self, grid: tuple[int, int], n_features: int) -> None:
-        rows, cols = grid
-        coordinates = np.array([(r, c) for r in range(rows) for c in range(cols)], dtype=np.float64)
-        self.clustering = linkage(coordinates, method="ward")
+    def __init__(self, clustering: np.ndarray, n_features: int) -> None:
+        self.clustering = clustering
         self.shape = (1, n_features)
 
     def __call__(self, mask: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -52,37 +49,36 @@ class PartitionShap(CoalitionMethod):
         import shap
 
         if coalitions.model.kind == "image-classifier":
-            masker, value, inputs = cell_game(coalitions)
+            clustering = cell_clustering(coalitions)
         else:
-            masker, value, inputs = text_game(coalitions)
-        explainer = shap.Explainer(value, masker, algorithm="partition")
+            clustering = text_clustering(coalitions)
+        masker = CoalitionMasker(clustering, coalitions.n_features)
+        explainer = shap.Explainer(lambda rows: coalitions.logprob(rows > 0.5), masker, algorithm="partition")
         with seeded(int(self.params["seed"])):
             result = explainer(
-                inputs,
+                np.ones((1, coalitions.n_features)),
                 max_evals=int(self.params["max_evals"]),
                 batch_size=int(self.params["batch_size"]),
                 silent=True,
             )
-        values = np.asarray(result.values[0], dtype=np.float64)
-        return values if coalitions.model.kind == "image-classifier" else values[coalitions.features]
+        return np.asarray(result.values[0], dtype=np.float64)
 
 
-def cell_game(coalitions: Coalitions) -> tuple[CellMasker, Callable[[np.ndarray], np.ndarray], np.ndarray]:
-    """Masker, value function and input for image cells: shap's input is the all-present coalition."""
-    grid = coalitions.encoded.patch_grid
-    if grid[0] * grid[1] != coalitions.n_features:
-        raise InputError(f"expected one feature per cell of the {grid} grid, got {coalitions.n_features}")
-    masker = CellMasker(grid, coalitions.n_features)
-    return (
-        masker,
-        lambda rows: coalitions.logprob(np.asarray(rows) > 0.5),
-        np.ones((1, coalitions.n_features)),
-    )
+def cell_clustering(coalitions: Coalitions) -> np.ndarray:
+    """Ward clustering of the image cells' grid coordinates: neighbouring cells merge first."""
+    rows, cols = coalitions.encoded.patch_grid
+    if rows * cols != coalitions.n_features:
+        raise InputError(
+            f"expected one feature per cell of the {rows}x{cols} grid, got {coalitions.n_features}"
+        )
+    coordinates = np.array([(r, c) for r in range(rows) for c in range(cols)], dtype=np.float64)
+    return linkage(coordinates, method="ward")
 
 
-def text_game(coalitions: Coalitions) -> tuple[Any, Callable[[np.ndarray], np.ndarray], list[str]]:
-    """shap's Text masker over the model's tokenizer (token-id output), a value function that
-    reads its marks, and the input text. Its features are all explained positions, specials too."""
+def text_clustering(coalitions: Coalitions) -> np.ndarray:
+    """shap's Text masker hierarchy over the model's tokens (word pieces, then words, phrases,
+    sentences), restricted to the features. The masker tokenises the text itself; its tokens
+    must be the model's explained positions, or the hierarchy would not fit them."""
     import shap
 
     model, encoded = coalitions.model, coalitions.encoded
@@ -90,12 +86,30 @@ def text_game(coalitions: Coalitions) -> tuple[Any, Callable[[np.ndarray], np.nd
     text = encoded.text
     if text is None:  # an Encoded built by hand: recover the text, checked below
         text = model.tokenizer.decode(prompt, skip_special_tokens=True)
-    mark = next(i for i in range(len(prompt) + 1) if i not in set(prompt.tolist()))
-    masker = shap.maskers.Text(model.tokenizer, mask_token=mark, output_type="token_ids")
+    masker = shap.maskers.Text(model.tokenizer)
     if not np.array_equal(np.asarray(masker.token_segments(text)[1]), prompt):
         raise InputError(
             "shap's Text masker tokenises this input differently from the model adapter, "
-            "so its scores would not align with the model's tokens"
+            "so its hierarchy would not fit the model's tokens"
         )
-    features = coalitions.features
-    return masker, lambda rows: coalitions.logprob(np.asarray(rows)[:, features] != mark), [text]
+    return restrict_linkage(masker.clustering(text), coalitions.features)
+
+
+def restrict_linkage(clustering: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The linkage matrix over the leaves `keep` only (renumbered 0..k-1 in order): a merge with
+    a removed side passes its kept side up unchanged. Special tokens leave shap's tree this way,
+    so no credit ever reaches them and efficiency holds over the features."""
+    n_leaves = len(clustering) + 1
+    new_id = {int(leaf): i for i, leaf in enumerate(keep)}
+    sizes = [1] * len(keep)
+    rows = []
+    for i, (left, right, distance, _) in enumerate(clustering):
+        a, b = new_id.get(int(left)), new_id.get(int(right))
+        if a is None or b is None:
+            if a is not None or b is not None:
+                new_id[n_leaves + i] = a if a is not None else b
+            continue
+        rows.append([a, b, distance, sizes[a] + sizes[b]])
+        new_id[n_leaves + i] = len(sizes)
+        sizes.append(sizes[a] + sizes[b])
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
