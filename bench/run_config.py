@@ -20,8 +20,10 @@ from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS
 from bench.registry import METHODS, METRICS, TASKS
 
 DEFAULT_TASK = "spam"
-DEFAULT_N = 50
-"""Examples per method of the default run (`xai-bench run` without arguments)."""
+DEFAULT_N = 20
+"""Examples per method of the default run (`xai-bench run` without arguments), sized for about
+10 minutes on 2 CPU cores: every applicable method plus the metrics costs roughly 30 s per spam
+example on an idle 2-core machine (measured at ~215 s under 7x CPU oversubscription)."""
 EXECUTION_FIELDS = ("out", "name", "executor", "address", "batch_size", "shard_size", "cpus", "gpus", "quiet")
 """Fields that change how a run executes but not its results: free to differ on resume."""
 
