@@ -23,7 +23,7 @@ import torch
 from bench.errors import InputError
 from bench.method import Method
 from bench.models import Encoded, Model
-from bench.perturbation import Perturber
+from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS, Perturber
 
 COALITION_DEFAULTS = {"seed": 0, "baseline": "mask", "image_baseline": "zero", "batch_size": 64}
 """Parameters every coalition method takes: its seed, how features are removed, rows per forward."""
@@ -35,6 +35,12 @@ class Coalitions:
     def __init__(
         self, model: Model, encoded: Encoded, baseline: str, image_baseline: str, batch_size: int = 64
     ) -> None:
+        for param, chosen, allowed in (
+            ("baseline", baseline, TEXT_REPLACEMENTS),
+            ("image_baseline", image_baseline, IMAGE_REPLACEMENTS),
+        ):
+            if chosen not in allowed:
+                raise InputError(f"{param}={chosen!r} is not one of {', '.join(allowed)}")
         replacement = image_baseline if model.kind == "image-classifier" else baseline
         self.model = model
         self.encoded = encoded
