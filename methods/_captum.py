@@ -57,6 +57,11 @@ def check_choice(method: str, param: str, value: Any, allowed: tuple[str, ...]) 
         raise InputError(f"method {method!r}: {param}={value!r} is not one of {', '.join(allowed)}")
 
 
+def check_baselines(method: str, params: dict[str, Any]) -> None:
+    check_choice(method, "baseline", params["baseline"], TEXT_BASELINES)
+    check_choice(method, "image_baseline", params["image_baseline"], IMAGE_BASELINES)
+
+
 def baseline_token_id(model: Model, name: str) -> int:
     """The id that replaces a token: `mask` falls back to pad, then unk (`model.baseline_token_id`)."""
     if name == "mask":
@@ -152,8 +157,7 @@ class CaptumGradientMethod(Method):
         super().__init__(**params)
         check_choice(self.name, "aggregation", self.params["aggregation"], AGGREGATIONS)
         if "baseline" in self.params:
-            check_choice(self.name, "baseline", self.params["baseline"], TEXT_BASELINES)
-            check_choice(self.name, "image_baseline", self.params["image_baseline"], IMAGE_BASELINES)
+            check_baselines(self.name, self.params)
 
     def run(self, target: Attributable) -> torch.Tensor:
         """Captum's attributions, the shape of `target.inputs`."""

@@ -12,6 +12,8 @@ Cost: one forward pass for the input plus one per replaced position.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from captum.attr import FeatureAblation
@@ -19,11 +21,9 @@ from captum.attr import FeatureAblation
 from bench.method import Method, register_method
 from bench.models import Encoded, Model
 from methods._captum import (
-    IMAGE_BASELINES,
-    TEXT_BASELINES,
     baseline_token_id,
     cells_with_leading_zeros,
-    check_choice,
+    check_baselines,
     image_baseline,
     model_pixels,
     pixel_cells,
@@ -36,10 +36,9 @@ class Occlusion(Method):
     name = "occlusion"
     defaults = {"baseline": "mask", "image_baseline": "zero", "perturbations_per_eval": 16}
 
-    def __init__(self, **params) -> None:
+    def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        check_choice(self.name, "baseline", self.params["baseline"], TEXT_BASELINES)
-        check_choice(self.name, "image_baseline", self.params["image_baseline"], IMAGE_BASELINES)
+        check_baselines(self.name, self.params)
 
     def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
         per_eval = int(self.params["perturbations_per_eval"])
