@@ -22,8 +22,9 @@ from bench.registry import METHODS, METRICS, TASKS
 DEFAULT_TASK = "spam"
 DEFAULT_N = 20
 """Examples per method of the default run (`xai-bench run` without arguments), sized for about
-10 minutes on 2 CPU cores: every applicable method plus the metrics costs roughly 30 s per spam
-example on an idle 2-core machine (measured at ~215 s under 7x CPU oversubscription)."""
+10 minutes on 2 CPU cores. Estimated, not measured idle: every applicable method plus the metrics
+took ~215 s per spam example on a 2-core machine shared with other jobs (load ~13), which
+extrapolates to ~30 s per example when the machine is free."""
 EXECUTION_FIELDS = ("out", "name", "executor", "address", "batch_size", "shard_size", "cpus", "gpus", "quiet")
 """Fields that change how a run executes but not its results: free to differ on resume."""
 

@@ -157,3 +157,10 @@ def test_ray_executor_matches_local(tmp_path, monkeypatch):
     bench.run(config(tmp_path / "local", n=2, shard_size=1))
     # Ray workers run torch with one thread: float32 sums may round differently in the last bit
     assert_same_values(sorted_records(tmp_path / "ray"), sorted_records(tmp_path / "local"), atol=1e-6)
+
+
+def test_sanity_option_adds_the_randomisation_check(tmp_path):
+    bench.run(config(tmp_path, methods=["random"], n=2, sanity=True))
+    records = read_records(tmp_path)
+    # random scores ignore the weights, so the randomised model explains identically
+    np.testing.assert_allclose(records["metric_randomization"], 1.0)
