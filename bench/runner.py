@@ -73,9 +73,16 @@ def model_label(config: RunConfig, model: Model) -> str:
     return config.model or Path(model.name).name or model.name
 
 
+@functools.cache
+def _examples(task: str, data: str | None, seed: int, plugins: tuple, split: str, n: int) -> list[Example]:
+    for module in plugins:
+        importlib.import_module(module)
+    return TASKS.get(task)(data=data, seed=seed).examples(split, n)
+
+
 def examples_of(config: RunConfig) -> list[Example]:
-    task, _ = task_and_model(config)
-    return task.examples(config.split, config.n)
+    """The run's examples, loaded once per process (every shard picks its own from them)."""
+    return _examples(config.task, config.data, config.seed, tuple(config.plugins), config.split, config.n)
 
 
 def _seed_row(seed: int, example_id: str, method: str) -> None:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import bench
+from bench import runner
 from bench.errors import InputError
 from bench.evaluate import score_explanation
 from bench.records import read_records
@@ -39,7 +40,8 @@ def fake_registrations():
         for name in names:
             registry._entries.pop(name, None)
     sys.modules.pop(PLUGIN, None)
-    task_and_model.cache_clear() if hasattr(task_and_model, "cache_clear") else None
+    runner._task_and_model.cache_clear()
+    runner._examples.cache_clear()
 
 
 def config(out: Path, **overrides) -> RunConfig:
