@@ -86,6 +86,8 @@ def image_processor() -> Any:
 
 @register_task("digits_vit")
 class DigitsViT(Task):
+    """sklearn digits upscaled to 32x32 on a ViT trained here, rationale = the ink pixels (offline)."""
+
     name = "digits_vit"
     modality = "image"
     model_kind = "image-classifier"

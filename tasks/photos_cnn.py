@@ -69,6 +69,8 @@ def efficientnet_lite0(grid: tuple[int, int] = (14, 14)) -> Model:
 
 @register_task("photos_cnn")
 class PhotosCNN(Task):
+    """COCO photos on EfficientNet-Lite0 (ImageNet), rationale = object masks (--data coco128_seg folder)."""
+
     name = "photos_cnn"
     modality = "image"
     model_kind = "image-classifier"
