@@ -151,5 +151,5 @@ def reproduce(
     records = read_records(Path(config.out))
     table = comparison_table(records, protocol)
     table.to_csv(Path(config.out) / "reproduce.csv", index=False)
-    print_comparison(table, protocol, model or "the default model", console)
+    print_comparison(table, protocol, ", ".join(sorted(set(records["model"]))), console)
     return table
