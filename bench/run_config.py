@@ -20,11 +20,11 @@ from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS
 from bench.registry import METHODS, METRICS, TASKS
 
 DEFAULT_TASK = "spam"
-DEFAULT_N = 20
+DEFAULT_N = 10
 """Examples per method of the default run (`xai-bench run` without arguments), sized for about
-10 minutes on 2 CPU cores. Estimated, not measured idle: every applicable method plus the metrics
-took ~215 s per spam example on a 2-core machine shared with other jobs (load ~13), which
-extrapolates to ~30 s per example when the machine is free."""
+10 minutes on 2 CPU cores. Estimated, not measured on an idle machine: with the 14 text methods
+and all metrics, n = 4 took 435 s of user CPU (~110 CPU-seconds per example, lime, shap and
+kernel-shap about half of it), i.e. roughly 55-85 s of wall time per example on 2 free cores."""
 EXECUTION_FIELDS = ("out", "name", "executor", "address", "batch_size", "shard_size", "cpus", "gpus", "quiet")
 """Fields that change how a run executes but not its results: free to differ on resume."""
 

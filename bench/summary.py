@@ -43,6 +43,10 @@ def ranked_tables(summary: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[s
     return tables
 
 
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2g}"
+
+
 def _direction(name: str) -> str:
     if name not in METRICS.names():
         return name
@@ -69,6 +73,8 @@ def print_summary(summary: pd.DataFrame, metrics: Sequence[str], console: Consol
     """Per (task, model), one ranked block per quality metric: rank ('=' when tied with another
     method), method, mean, 95% CI and the method's cost; summary.md has the per-method tables."""
     console = console or Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 112)  # a pipe or a log file: room for full numbers
     cost = summary[summary["metric"].isin(list(COST_COLUMNS))]
     quality = [m for m in metrics if METRICS.get(m).family != "cost"]
     for (task, model), group in summary.groupby(["task", "model"], sort=True):
@@ -88,7 +94,7 @@ def print_summary(summary: pd.DataFrame, metrics: Sequence[str], console: Consol
                     f"{row['mean']:.3f}",
                     f"{row['ci_low']:.3f}..{row['ci_high']:.3f}",
                     *(
-                        f"{costs.at[row['method'], c]:.2g}"
+                        _number(costs.at[row["method"], c])
                         if c in costs and row["method"] in costs.index
                         else "-"
                         for c in COST_COLUMNS
