@@ -100,7 +100,8 @@ def comparison_table(records: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
 
 
 def print_comparison(table: pd.DataFrame, protocol: Protocol, model: str, console: Console) -> None:
-    grid = Table(title=f"{protocol.name} on {model}: ours (mean / IQM, %) beside the paper (GPT-J-6B)")
+    beside = " beside the paper (GPT-J-6B)" if protocol.paper else ""
+    grid = Table(title=f"{protocol.name} on {model}: ours (mean / IQM, %){beside}")
     grid.add_column("method")
     for metric in protocol.metrics:
         for label in ("n", "mean", "IQM", "paper") if protocol.paper else ("n", "mean", "IQM"):
