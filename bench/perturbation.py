@@ -33,6 +33,29 @@ def default_replacement(model: Model) -> str:
     return "zero" if model.kind == "image-classifier" else "mask"
 
 
+def replacement_token_id(model: Model, replacement: str) -> int:
+    """The id that stands in for a removed token: `mask` falls back to pad, then unk
+    (`model.baseline_token_id`); `pad` and `unk` must exist."""
+    if replacement == "mask":
+        return model.baseline_token_id
+    token_id = getattr(model.tokenizer, f"{replacement}_token_id", None)
+    if token_id is None:
+        raise NotApplicableError(f"tokenizer of {model.name} has no {replacement} token")
+    return int(token_id)
+
+
+def image_fill(pixels: torch.Tensor, replacement: str, patch_grid: tuple[int, int]) -> torch.Tensor:
+    """What removed pixels become: zero, the per-channel mean, or a blur of the image."""
+    if replacement == "zero":
+        return torch.zeros_like(pixels)
+    if replacement == "mean":
+        return pixels.mean(dim=(-2, -1), keepdim=True).expand_as(pixels).clone()
+    rows, _ = patch_grid
+    sigma = pixels.shape[-2] / rows / 2  # half a patch: the patch's content is gone, its colour stays
+    blurred = gaussian_filter(pixels.double().cpu().numpy(), sigma=(0, 0, sigma, sigma))
+    return torch.from_numpy(blurred).to(pixels.dtype).to(pixels.device)
+
+
 class Perturber:
     """Scores variants of one encoded input with chosen positions removed."""
 
@@ -51,28 +74,9 @@ class Perturber:
         self.removable = np.flatnonzero(~np.asarray(encoded.special, dtype=bool))
         """Positions that may be removed: the non-special explained positions, in order."""
         if model.kind == "image-classifier":
-            self._fill = self._image_fill()
+            self._fill = image_fill(encoded.pixel_values, replacement, encoded.patch_grid)
         elif replacement != "delete":
-            self._token_id = self._replacement_token_id()
-
-    def _replacement_token_id(self) -> int:
-        if self.replacement == "mask":
-            return self.model.baseline_token_id
-        token_id = getattr(self.model.tokenizer, f"{self.replacement}_token_id", None)
-        if token_id is None:
-            raise NotApplicableError(f"tokenizer of {self.model.name} has no {self.replacement} token")
-        return int(token_id)
-
-    def _image_fill(self) -> torch.Tensor:
-        pixels = self.encoded.pixel_values
-        if self.replacement == "zero":
-            return torch.zeros_like(pixels)
-        if self.replacement == "mean":
-            return pixels.mean(dim=(-2, -1), keepdim=True).expand_as(pixels)
-        rows, _ = self.encoded.patch_grid
-        sigma = pixels.shape[-2] / rows / 2  # half a patch: the patch's content is gone, its colour stays
-        blurred = gaussian_filter(pixels.double().numpy(), sigma=(0, 0, sigma, sigma))
-        return torch.from_numpy(blurred).to(pixels.dtype)
+            self._token_id = replacement_token_id(model, replacement)
 
     def scores(self, removed: np.ndarray) -> np.ndarray:
         """y for each row of `removed` ((V, n_positions) bool); see the module docstring."""

@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.errors import InputError, NotApplicableError
+from bench.errors import InputError
 from bench.grid import cell_of_pixel, pool_to_cells
 from bench.method import Method
 from bench.models import Encoded, Model
+from bench.perturbation import image_fill, replacement_token_id
 
 AGGREGATIONS = ("sum", "l2")
 TEXT_BASELINES = ("mask", "pad", "unk")
@@ -62,22 +63,6 @@ def check_baselines(method: str, params: dict[str, Any]) -> None:
     check_choice(method, "image_baseline", params["image_baseline"], IMAGE_BASELINES)
 
 
-def baseline_token_id(model: Model, name: str) -> int:
-    """The id that replaces a token: `mask` falls back to pad, then unk (`model.baseline_token_id`)."""
-    if name == "mask":
-        return model.baseline_token_id
-    token_id = getattr(model.tokenizer, f"{name}_token_id", None)
-    if token_id is None:
-        raise NotApplicableError(f"tokenizer of {model.name} has no {name} token")
-    return int(token_id)
-
-
-def image_baseline(pixels: torch.Tensor, name: str) -> torch.Tensor:
-    if name == "zero":
-        return torch.zeros_like(pixels)
-    return pixels.mean(dim=(-2, -1), keepdim=True).expand_as(pixels).clone()
-
-
 def model_pixels(model: Model, encoded: Encoded) -> torch.Tensor:
     """(1, C, H, W) pixels on the model's device and dtype, a copy (never `encoded`'s own tensor)."""
     return model.batch([encoded])["pixel_values"].detach().clone()
@@ -98,7 +83,7 @@ def text_attributable(model: Model, encoded: Encoded, baseline: str | None) -> A
         if baseline is not None:
             baseline_ids = ids[:n].clone()
             removable = torch.from_numpy(~np.asarray(encoded.special, dtype=bool)).to(model.device)
-            baseline_ids[removable] = baseline_token_id(model, baseline)
+            baseline_ids[removable] = replacement_token_id(model, baseline)
             baseline_embeddings = model.embedding_layer(baseline_ids[None])
     suffix = embeddings[:, n:]  # the target tokens of a causal LM: input, never explained
 
@@ -119,7 +104,11 @@ def attributable(
     if model.kind != "image-classifier":
         return text_attributable(model, encoded, baseline)
     pixels = model_pixels(model, encoded).requires_grad_()
-    fill = None if image_baseline_name is None else image_baseline(pixels.detach(), image_baseline_name)
+    fill = (
+        None
+        if image_baseline_name is None
+        else image_fill(pixels.detach(), image_baseline_name, encoded.patch_grid)
+    )
     return Attributable(pixels, pixel_forward(model, encoded), fill)
 
 

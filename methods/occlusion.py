@@ -20,11 +20,10 @@ from captum.attr import FeatureAblation
 
 from bench.method import Method, register_method
 from bench.models import Encoded, Model
+from bench.perturbation import image_fill, replacement_token_id
 from methods._captum import (
-    baseline_token_id,
     cells_with_leading_zeros,
     check_baselines,
-    image_baseline,
     model_pixels,
     pixel_cells,
     pixel_forward,
@@ -52,7 +51,7 @@ class Occlusion(Method):
         cells = pixel_cells(encoded)
         drops = FeatureAblation(pixel_forward(model, encoded)).attribute(
             pixels,
-            baselines=image_baseline(pixels, self.params["image_baseline"]),
+            baselines=image_fill(pixels, self.params["image_baseline"], encoded.patch_grid),
             feature_mask=cells.to(pixels.device),
             perturbations_per_eval=per_eval,
         )
@@ -79,7 +78,7 @@ class Occlusion(Method):
 
         drops = FeatureAblation(forward).attribute(
             ids[removable][None],
-            baselines=baseline_token_id(model, self.params["baseline"]),
+            baselines=replacement_token_id(model, self.params["baseline"]),
             perturbations_per_eval=per_eval,
         )
         scores[removable.numpy()] = drops[0].double().cpu().numpy()
