@@ -20,13 +20,13 @@ from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS
 from bench.registry import METHODS, METRICS, TASKS
 
 DEFAULT_TASK = "spam"
-DEFAULT_N = 10
+DEFAULT_N = 20
 """Examples per method of the default run (`xai-bench run` without arguments), sized for about
-10 minutes on 2 CPU cores. Estimated, not measured on an idle machine: with the 14 text methods
-and all metrics, n = 4 took 435 s of user CPU (~110 CPU-seconds per example, lime, shap and
-kernel-shap about half of it), i.e. roughly 55-85 s of wall time per example on 2 free cores.
-Caveat: with 14 methods (91 Holm-corrected pairs) an exact two-sided Wilcoxon p is at least
-2 / 2**n, so no pair can separate below n = 12; at n = 10 every method is reported as tied."""
+10 minutes on 2 CPU cores. Measured: n = 10 with the 14 text methods and all metrics took 354 s
+wall on one thread while the other core ran another job (~35 s per example; lime, shap and
+kernel-shap take about half). n = 20 is the smallest round number at which the paired tests can
+separate methods: with 91 Holm-corrected pairs an exact two-sided Wilcoxon p is at least
+2 / 2**n, so below n = 12 every method would be reported as tied."""
 EXECUTION_FIELDS = ("out", "name", "executor", "address", "batch_size", "shard_size", "cpus", "gpus", "quiet")
 """Fields that change how a run executes but not its results: free to differ on resume."""
 
