@@ -15,6 +15,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -95,16 +96,17 @@ def smollm_shaped_causal_lm(num_layers: int = 30) -> Model:
     return model
 
 
-def timed(model: Model, call: Callable[[], object], repeats: int) -> tuple[float, Cost]:
-    """Median seconds over `repeats` calls (after one warm-up when repeated), and the last call's cost."""
+def timed(model: Model, call: Callable[[], Any], repeats: int) -> tuple[float, Cost, Any]:
+    """Median seconds over `repeats` calls (after one warm-up when repeated), and the last call's
+    cost and result."""
     if repeats > 1:
         call()
     seconds = []
     for _ in range(repeats):
         with measure(model.passes, model.device) as cost:
-            call()
+            result = call()
         seconds.append(cost.seconds)
-    return statistics.median(seconds), cost
+    return statistics.median(seconds), cost, result
 
 
 def plain_forward(model: Model, encoded: Encoded, rows: int, batch_size: int) -> Callable[[], object]:
@@ -128,7 +130,7 @@ def measure_method(model, encoded, label, method, repeats, **params) -> Measurem
     if method not in METHODS.names():
         return None
     try:
-        seconds, cost = timed(model, explain_call(model, encoded, method, **params), repeats)
+        seconds, cost, _ = timed(model, explain_call(model, encoded, method, **params), repeats)
     except NotApplicableError:
         return None
     return Measurement(
@@ -157,8 +159,8 @@ def headline_table(
     encoded = encoder.encode(text_of_length(encoder, encoder_tokens), 1)
     n = encoded.n_positions
 
-    floor_s, floor_cost = timed(encoder, plain_forward(encoder, encoded, n + 1, batch_size), repeats)
-    one_s, _ = timed(encoder, plain_forward(encoder, encoded, 1, 1), repeats)
+    floor_s, floor_cost, _ = timed(encoder, plain_forward(encoder, encoded, n + 1, batch_size), repeats)
+    one_s, _, _ = timed(encoder, plain_forward(encoder, encoded, 1, 1), repeats)
     rows.append(
         Measurement(
             "plain forward (n+1 rows)",
@@ -194,13 +196,12 @@ def headline_table(
     prompt = causal.encode(text_of_length(causal, prompt_tokens), " call now to claim")
     naive_explainer = get_method("atman", prefix_reuse=False, batch_size=batch_size)
     fast_explainer = get_method("atman", prefix_reuse=True, batch_size=batch_size)
-    naive_s, naive_cost = timed(causal, lambda: naive_explainer.attribute_batch(causal, [prompt]), repeats)
-    fast_s, fast_cost = timed(causal, lambda: fast_explainer.attribute_batch(causal, [prompt]), repeats)
-    difference = np.abs(
-        naive_explainer.attribute_batch(causal, [prompt])[0]
-        - fast_explainer.attribute_batch(causal, [prompt])[0]
-    ).max()
-    causal_floor_s, causal_floor = timed(
+    naive_s, naive_cost, naive = timed(
+        causal, lambda: naive_explainer.attribute_batch(causal, [prompt]), repeats
+    )
+    fast_s, fast_cost, fast = timed(causal, lambda: fast_explainer.attribute_batch(causal, [prompt]), repeats)
+    difference = np.abs(naive[0] - fast[0]).max()
+    causal_floor_s, causal_floor, _ = timed(
         causal, plain_forward(causal, prompt, prompt.n_positions + 1, batch_size), repeats
     )
     for label, seconds, cost in [
@@ -211,7 +212,7 @@ def headline_table(
         rows.append(
             Measurement(
                 label,
-                "smollm2-135m-shaped",
+                causal.name,
                 prompt.n_positions,
                 seconds,
                 cost.forward_passes,
