@@ -317,6 +317,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder-tokens", type=int, default=64)
     parser.add_argument("--prompt-tokens", type=int, default=128)
     parser.add_argument("--lengths", default="16,32,64,128,256,512", help="comma-separated; empty to skip")
+    parser.add_argument("--budget-seconds", type=float, default=60.0, help="scaling: stop a method past this")
     parser.add_argument(
         "--grad-examples", type=int, default=20, help="spam examples for the atman-grad check"
     )
