@@ -57,12 +57,10 @@ class Measurement:
 
 
 def text_of_length(model: Model, n_tokens: int) -> str:
-    """A text the model's tokenizer splits into exactly n_tokens explained positions (if it can)."""
+    """A text the model's tokenizer splits into exactly n_tokens explained positions (if it can),
+    counted with the tokenizer so that texts up to the model's own limit can be built."""
     words = [WORDS[i % len(WORDS)] for i in range(n_tokens)]
-    while (
-        len(words) > 1
-        and model.encode(" ".join(words), 0 if model.kind == "classifier" else "x").n_positions > n_tokens
-    ):
+    while len(words) > 1 and len(model.tokenizer(" ".join(words))["input_ids"]) > n_tokens:
         words.pop()
     return " ".join(words)
 

@@ -7,6 +7,7 @@ from tests.tiny import tiny_bert, tiny_llama
 def test_text_of_length_hits_the_requested_token_count():
     model = tiny_bert()
     assert model.encode(text_of_length(model, 12), 0).n_positions == 12
+    assert model.encode(text_of_length(model, model.max_length), 0).n_positions == model.max_length
 
 
 def test_headline_table_on_tiny_models():
