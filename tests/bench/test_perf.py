@@ -18,6 +18,6 @@ def test_headline_table_on_tiny_models():
     assert rows.loc["atman", "forward_passes"] == 11  # n + 1 rows
     assert rows.loc["plain forward (n+1 rows)", "forward_passes"] == 11
     assert (rows.loc["atman-grad", "forward_passes"], rows.loc["atman-grad", "backward_passes"]) == (1, 1)
-    assert rows.loc["causal atman prefix reuse", "max |prefix - naive|"] < 1e-5
+    assert rows.loc["causal atman prefix reuse", "max abs diff prefix vs naive"] < 1e-5
     assert rows.loc["atman", "x plain batched forward"] > 0
     assert rows.loc["causal atman prefix reuse", "x plain batched forward"] > 0  # each row has its floor
