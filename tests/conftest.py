@@ -1,6 +1,6 @@
 import pytest
 
-from tests.tiny import tiny_bert, tiny_gpt2, tiny_llama, tiny_vit
+from tests.tiny import tiny_bert, tiny_cnn, tiny_gpt2, tiny_llama, tiny_vit
 
 
 @pytest.fixture
@@ -21,3 +21,8 @@ def llama():
 @pytest.fixture
 def vit():
     return tiny_vit()
+
+
+@pytest.fixture
+def cnn():
+    return tiny_cnn()

@@ -8,7 +8,7 @@ import bench
 from bench.errors import InputError
 from methods.kernel_shap import kernel_shap_values
 from tests.methods.explicit_games import full_minus_empty
-from tests.tiny import tiny_cnn, tiny_image
+from tests.tiny import tiny_image
 
 TEXT = "free cash prize call now hello"
 TARGET = "reply stop"
@@ -18,11 +18,6 @@ def test_an_additive_game_gets_its_weights_as_shapley_values():
     weights = np.array([1.0, -2.0, 0.5, 3.0, 0.0, -1.0])
     values = kernel_shap_values(lambda present: 0.3 + present @ weights, len(weights), n_samples=60, seed=0)
     np.testing.assert_allclose(values, weights, atol=1e-4)
-
-
-@pytest.fixture
-def cnn():
-    return tiny_cnn()
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from scipy.stats import spearmanr
 import bench
 from methods.lime_text import lime_weights
 from tests.methods.explicit_games import features, value
-from tests.tiny import tiny_cnn, tiny_image
+from tests.tiny import tiny_image
 
 TEXT = "free cash prize call now hello"
 TARGET = "reply stop"
@@ -32,11 +32,6 @@ def test_a_single_token_input_scores_against_removing_it(bert):
     scores = bench.explain("lime", bert, "free", num_samples=100).scores
     assert np.sign(scores[1]) == np.sign(difference)
     assert abs(scores[1]) < abs(difference)  # ridge shrinkage toward 0, never past it
-
-
-@pytest.fixture
-def cnn():
-    return tiny_cnn()
 
 
 @pytest.mark.parametrize(

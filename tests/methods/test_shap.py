@@ -7,15 +7,10 @@ import pytest
 import bench
 from methods.shap_partition import restrict_linkage
 from tests.methods.explicit_games import full_minus_empty, value
-from tests.tiny import tiny_cnn, tiny_image
+from tests.tiny import tiny_image
 
 TEXT = "free cash prize call now hello how are you"
 TARGET = "reply stop"
-
-
-@pytest.fixture
-def cnn():
-    return tiny_cnn()
 
 
 @pytest.mark.parametrize(
