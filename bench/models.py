@@ -8,6 +8,8 @@ attention implementation for methods that read or change attention.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,6 +102,10 @@ class Model:
         self.passes.attach(self.hf)
 
     # ----- facts about the model -------------------------------------------------------
+    @functools.cached_property
+    def _keeps_some_logits(self) -> bool:
+        return "logits_to_keep" in inspect.signature(self.hf.forward).parameters
+
     @property
     def device(self) -> torch.device:
         return next(self.hf.parameters()).device
@@ -227,7 +233,7 @@ class Model:
         """log p(target) per row: the class log-probability, or the summed log-probability of
         the target tokens under teacher forcing for a causal LM. `first_position` is the
         sequence position of the first logit, when a causal LM ran on a suffix after a cache."""
-        logprobs = logits.to(torch.promote_types(logits.dtype, torch.float32)).log_softmax(-1)
+        logprobs = logits.double().log_softmax(-1)  # float64: a 49k-word logsumexp loses digits in float32
         if self.kind != "causal-lm":
             targets = torch.tensor([row.target for row in rows], device=logits.device)
             return logprobs.gather(-1, targets[:, None])[:, 0]
@@ -239,8 +245,26 @@ class Model:
             out.append(predicted.gather(-1, target_ids[:, None]).sum())
         return torch.stack(out)
 
-    def target_logprob(self, inputs: dict, rows: Sequence[Encoded]) -> torch.Tensor:
-        return self.target_logprob_from_logits(self.hf(**inputs).logits, rows)
+    def target_logprob(self, inputs: dict, rows: Sequence[Encoded], first_position: int = 0) -> torch.Tensor:
+        """log p(target) per row from one forward pass on `inputs` (see `forward_for_target`)."""
+        return self.forward_for_target(inputs, rows, first_position)[0]
+
+    def forward_for_target(
+        self, inputs: dict, rows: Sequence[Encoded], first_position: int = 0, **hf_kwargs: Any
+    ) -> tuple[torch.Tensor, Any]:
+        """One forward pass: log p(target) per row, and the model's raw output.
+
+        A causal LM projects onto its vocabulary only the positions that predict target tokens:
+        that projection is a fifth of SmolLM2's compute per position and its largest tensor.
+        `first_position` is the sequence position where `inputs` start, after a KV cache."""
+        if self.kind != "causal-lm" or not self._keeps_some_logits:
+            output = self.hf(**inputs, **hf_kwargs)
+            return self.target_logprob_from_logits(output.logits, rows, first_position), output
+        sequence = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"]
+        end = first_position + sequence.shape[1]
+        first_predicting = min(row.n_positions for row in rows) - 1
+        output = self.hf(**inputs, **hf_kwargs, logits_to_keep=end - first_predicting)
+        return self.target_logprob_from_logits(output.logits, rows, first_predicting), output
 
     # ----- attention -------------------------------------------------------------------
     @contextmanager

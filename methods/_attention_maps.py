@@ -55,16 +55,17 @@ def capture(
 
 def _capture_chunk(model: Model, rows: list[Encoded], gradients: bool) -> list[AttentionMaps]:
     with torch.set_grad_enabled(gradients):
-        out = model.hf(**model.batch(rows), output_attentions=True, output_hidden_states=True)
+        logprob, out = model.forward_for_target(
+            model.batch(rows), rows, output_attentions=True, output_hidden_states=True
+        )
         if not out.attentions:
             raise NotApplicableError(f"{model.name} returned no attention maps in eager attention")
         attentions, hidden_states = list(out.attentions), list(out.hidden_states)
         attention_grads = hidden_grads = None
         if gradients:
-            logprob = model.target_logprob_from_logits(out.logits, rows).sum()
             # the last layer's non-reading positions never reach the target: zero, not None
             grads = torch.autograd.grad(
-                logprob, attentions + hidden_states, allow_unused=True, materialize_grads=True
+                logprob.sum(), attentions + hidden_states, allow_unused=True, materialize_grads=True
             )
             attention_grads, hidden_grads = grads[: len(attentions)], grads[len(attentions) :]
 

@@ -91,8 +91,7 @@ def text_attributable(model: Model, encoded: Encoded, baseline: str | None) -> A
         batch = len(prompt)
         full = torch.cat([prompt, suffix.expand(batch, -1, -1)], dim=1)
         mask = torch.ones(full.shape[:2], dtype=torch.long, device=full.device)
-        logits = model.hf(inputs_embeds=full, attention_mask=mask).logits
-        return model.target_logprob_from_logits(logits, [encoded] * batch)
+        return model.target_logprob({"inputs_embeds": full, "attention_mask": mask}, [encoded] * batch)
 
     return Attributable(embeddings[:, :n].clone().requires_grad_(), forward, baseline_embeddings)
 

@@ -59,6 +59,22 @@ def test_classifier_target_logprob_is_log_softmax(bert):
     assert got == pytest.approx(float(logits[1] - torch.logsumexp(logits, 0)), abs=1e-5)
 
 
+@pytest.mark.parametrize("name", ["gpt2", "llama"])
+def test_causal_target_logprob_is_teacher_forced_sum_in_a_padded_batch(name, request):
+    """Rows of different lengths in one right-padded batch, against full logits row by row."""
+    model = request.getfixturevalue(name)
+    rows = [model.encode("free cash prize call now", "claim it"), model.encode("hi", "see you there")]
+    with torch.no_grad():
+        got = model.target_logprob(model.batch(rows), rows)
+        for row, value in zip(rows, got, strict=True):
+            logprobs = model.hf(input_ids=row.input_ids[None]).logits[0].double().log_softmax(-1)
+            expected = sum(
+                float(logprobs[position - 1, row.input_ids[position]])
+                for position in range(row.n_positions, len(row.input_ids))
+            )
+            assert float(value) == pytest.approx(expected, abs=1e-4)
+
+
 def test_special_tokens_are_marked(bert):
     encoded = bert.encode("free cash")
     assert encoded.tokens == ["[CLS]", "free", "cash", "[SEP]"]

@@ -12,6 +12,7 @@ from transformers.masking_utils import eager_mask
 
 import bench
 from bench.errors import AttentionNotReachableError, NotApplicableError
+from methods.atman import suffix_chunks
 from tests.tiny import tiny_image
 
 REFERENCE = "test_reference_atman"
@@ -180,7 +181,16 @@ def test_attention_bypassed_is_reported(bert, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["gpt2", "llama"])
-@pytest.mark.parametrize("params", [{}, {"conceptual_threshold": 0.2}, {"batch_size": 3}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"conceptual_threshold": 0.2},
+        {"batch_size": 3},
+        {"pass_cost_positions": 0},  # one variant per chunk
+        {"batch_size": 4, "pass_cost_positions": 10_000},  # fixed chunks of 4
+    ],
+)
 def test_prefix_reuse_equals_naive_batched_path(name, params, request):
     model = request.getfixturevalue(name)
     text = "free cash prize call now claim your text msg reply stop"
@@ -188,3 +198,26 @@ def test_prefix_reuse_equals_naive_batched_path(name, params, request):
     naive = bench.explain("atman", model, text, target="hello see you", prefix_reuse=False, **params)
     assert np.abs(naive.scores).max() > 1e-2
     np.testing.assert_allclose(fast.scores, naive.scores, atol=1e-5)
+
+
+def _chunking_cost(chunks, starts, length, pass_cost):
+    return sum((c.stop - c.start) * (length - starts[c.start]) + pass_cost for c in chunks)
+
+
+@pytest.mark.parametrize("max_rows,pass_cost", [(3, 0), (3, 5), (8, 2), (8, 40)])
+def test_suffix_chunks_are_the_cheapest_cover(max_rows, pass_cost):
+    """Against every way of cutting 9 sorted variants into runs of at most max_rows."""
+    import itertools
+
+    starts, length = [0, 0, 1, 2, 4, 5, 5, 8, 9], 12
+    chunks = suffix_chunks(starts, length, max_rows, pass_cost)
+    assert [c.start for c in chunks][0] == 0 and chunks[-1].stop == len(starts)
+    assert all(a.stop == b.start for a, b in itertools.pairwise(chunks))
+    assert all(0 < c.stop - c.start <= max_rows for c in chunks)
+    best = math.inf
+    for mask in itertools.product([False, True], repeat=len(starts) - 1):
+        cuts = [0] + [i + 1 for i, cut in enumerate(mask) if cut] + [len(starts)]
+        candidate = [slice(a, b) for a, b in itertools.pairwise(cuts)]
+        if all(c.stop - c.start <= max_rows for c in candidate):
+            best = min(best, _chunking_cost(candidate, starts, length, pass_cost))
+    assert _chunking_cost(chunks, starts, length, pass_cost) == best
