@@ -2,7 +2,9 @@
 
 Peak memory is `torch.cuda.max_memory_allocated` on GPU. On CPU, torch's allocations are
 invisible to tracemalloc, so a sampler thread reads the process's resident set size and
-reports the peak above the level at the start.
+reports the peak above the level at the start. RSS is cheap but misses memory the allocator
+frees and reuses; `allocated_peak_bytes` counts every allocation (through the profiler, which
+slows the call), for benchmarks that compare methods' memory.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 
@@ -99,3 +102,27 @@ class PassCounter:
 
     def _on_backward(self, grad: torch.Tensor) -> None:
         self.backward += grad.shape[0]
+
+
+def allocated_peak_bytes(call: Callable[[], Any], device: torch.device) -> int:
+    """The most bytes torch's allocator held at once while `call` ran, above its level at the
+    start. GPU: the CUDA allocator's own peak. CPU: torch keeps no such counter, so the
+    profiler's memory events (every allocation and free, in order) are summed."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        call()
+        torch.cuda.synchronize(device)
+        return int(torch.cuda.max_memory_allocated(device) - base)
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    with torch.profiler.profile(activities=activities, profile_memory=True) as profiler:
+        call()
+    # kineto_results is the profiler's raw event list: memory events carry signed byte counts
+    events = [e for e in profiler.profiler.kineto_results.events() if e.name() == "[memory]"]
+    held = peak = 0
+    for event in sorted(events, key=lambda e: e.start_ns()):
+        if event.device_type() == torch.autograd.DeviceType.CPU:
+            held += event.nbytes()
+            peak = max(peak, held)
+    return peak

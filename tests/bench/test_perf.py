@@ -21,3 +21,6 @@ def test_headline_table_on_tiny_models():
     assert rows.loc["causal atman prefix reuse", "max abs diff prefix vs naive"] < 1e-5
     assert rows.loc["atman", "x plain batched forward"] > 0
     assert rows.loc["causal atman prefix reuse", "x plain batched forward"] > 0  # each row has its floor
+    # the allocator's peak: a backward keeps activations a single no-grad forward frees
+    assert rows.loc["atman-grad", "peak MB"] > rows.loc["plain forward (1 row)", "peak MB"] > 0
+    assert rows.loc["plain forward (n+1 rows)", "x plain batched peak"] == 1
