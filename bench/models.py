@@ -254,15 +254,17 @@ class Model:
     ) -> tuple[torch.Tensor, Any]:
         """One forward pass: log p(target) per row, and the model's raw output.
 
-        A causal LM projects onto its vocabulary only the positions that predict target tokens:
-        that projection is a fifth of SmolLM2's compute per position and its largest tensor.
-        `first_position` is the sequence position where `inputs` start, after a KV cache."""
+        A causal LM projects onto its vocabulary only the positions that predict target tokens
+        (that projection is a fifth of SmolLM2's compute per position and its largest tensor),
+        and keeps no KV cache unless asked with `use_cache=True`. `first_position` is the
+        sequence position where `inputs` start, after a given cache."""
         if self.kind != "causal-lm" or not self._keeps_some_logits:
             output = self.hf(**inputs, **hf_kwargs)
             return self.target_logprob_from_logits(output.logits, rows, first_position), output
         sequence = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"]
         end = first_position + sequence.shape[1]
         first_predicting = min(row.n_positions for row in rows) - 1
+        hf_kwargs.setdefault("use_cache", False)
         output = self.hf(**inputs, **hf_kwargs, logits_to_keep=end - first_predicting)
         return self.target_logprob_from_logits(output.logits, rows, first_predicting), output
 
