@@ -183,6 +183,8 @@ def headline_table(
     # the sampling peers take hundreds of passes: one timed call each is enough
     plan = [
         ("atman", "atman", {"batch_size": batch_size}, repeats),
+        # memory follows the chunk: small chunks trade time for a peak below the gradient methods'
+        ("atman (batch_size 4)", "atman", {"batch_size": 4}, repeats),
         ("atman-grad", "atman-grad", {}, repeats),
     ]
     if peers:
