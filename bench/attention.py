@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -31,24 +31,28 @@ class Suppression:
 
     `factors` has shape (batch, key_length): row b of the batch scales key j by factors[b, j].
     `calls` counts attention layers that applied it, so callers can tell when a model's
-    attention never went through the interface.
+    attention never went through the interface. With `record`, every layer appends its
+    row-min-shifted scores (detached) and its attention weights (in the autograd graph).
     """
 
     factors: torch.Tensor
     calls: int = 0
+    record: bool = False
+    recorded: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)
 
 
 _ACTIVE: ContextVar[Suppression | None] = ContextVar("xai_bench_suppression", default=None)
 
 
 @contextmanager
-def suppress(factors: torch.Tensor) -> Iterator[Suppression]:
-    """Apply per-row key factors to every attention layer of the forward passes in the body.
+def suppress(factors: torch.Tensor, record: bool = False) -> Iterator[Suppression]:
+    """Apply per-row key factors to every attention layer of the forward passes in the body
+    (and, with `record`, keep each layer's shifted scores and weights on the yielded spec).
 
     Raises AttentionNotReachableError if no layer applied them: the model's attention does not
     go through the registered function, and any scores would be fake.
     """
-    spec = Suppression(factors)
+    spec = Suppression(factors, record=record)
     token = _ACTIVE.set(spec)
     try:
         yield spec
@@ -91,11 +95,14 @@ def suppressed_attention(
             row_min = scores.masked_fill(~valid, torch.inf).amin(dim=-1, keepdim=True)
             row_min = torch.where(torch.isinf(row_min), 0.0, row_min)  # rows with no valid key
         factors = spec.factors.to(scores.dtype)[:, None, None, :]
-        scores = (scores - row_min) * factors
+        shifted = scores - row_min
+        scores = shifted * factors
     if attention_mask is not None:
         scores = scores + attention_mask[..., : key.shape[-2]]
     weights = nn.functional.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32))
     weights = weights.to(value.dtype)
+    if spec is not None and spec.record:
+        spec.recorded.append((shifted.detach(), weights))
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()
     return output, weights
