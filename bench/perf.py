@@ -30,6 +30,7 @@ from bench.errors import NotApplicableError
 from bench.models import Encoded, Model
 from bench.registry import METHODS
 from bench.types import Cost
+from methods.atman_grad import EXPANSIONS
 
 WORDS = "free cash prize call now to claim your reward text stop hello see you at lunch tomorrow".split()
 SCALING_METHODS = (
@@ -186,6 +187,7 @@ def headline_table(
         # memory follows the chunk: small chunks trade time for a peak below the gradient methods'
         ("atman (batch_size 4)", "atman", {"batch_size": 4}, repeats),
         ("atman-grad", "atman-grad", {}, repeats),
+        ("atman-grad (softmax expansion)", "atman-grad", {"expansion": "softmax"}, repeats),
     ]
     if peers:
         plan += [
@@ -241,24 +243,34 @@ def headline_table(
     return table
 
 
-def atman_grad_agreement(n_examples: int) -> dict:
-    """Spearman between atman-grad and exact AtMan on the spam task's default model, if available."""
+def atman_grad_agreement(n_examples: int, tasks: dict[str, dict]) -> list[dict]:
+    """Median Spearman between each atman-grad expansion and exact AtMan, per task (with its
+    default model), over the first `n_examples` test examples."""
     from bench.registry import TASKS
 
-    if "spam" not in TASKS.names():
-        return {}
-    task = TASKS.get("spam")()
-    model = task.default_model()
-    correlations = []
-    for example in task.examples("test", n_examples):
-        exact = bench.explain("atman", model, example.inputs, example.target)
-        approx = bench.explain("atman-grad", model, example.inputs, example.target)
-        correlations.append(spearmanr(exact.scores, approx.scores)[0])
-    return {
-        "examples": n_examples,
-        "median spearman": float(np.median(correlations)),
-        "mean spearman": float(np.mean(correlations)),
-    }
+    results = []
+    for name, params in tasks.items():
+        task = TASKS.get(name)(**params)
+        model = task.default_model()
+        correlations: dict[str, list[float]] = {expansion: [] for expansion in EXPANSIONS}
+        for example in task.examples("test", n_examples):
+            exact = bench.explain("atman", model, example.inputs, example.target)
+            for expansion, values in correlations.items():
+                approx = bench.explain(
+                    "atman-grad", model, example.inputs, example.target, expansion=expansion
+                )
+                values.append(spearmanr(exact.scores, approx.scores)[0])
+        for expansion, values in correlations.items():
+            results.append(
+                {
+                    "task": name,
+                    "expansion": expansion,
+                    "examples": len(values),
+                    "median spearman": float(np.median(values)),
+                    "mean spearman": float(np.mean(values)),
+                }
+            )
+    return results
 
 
 def scaling(lengths: list[int], repeats: int, batch_size: int, budget_seconds: float) -> pd.DataFrame:
@@ -332,7 +344,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lengths", default="16,32,64,128,256,512", help="comma-separated; empty to skip")
     parser.add_argument("--budget-seconds", type=float, default=60.0, help="scaling: stop a method past this")
     parser.add_argument(
-        "--grad-examples", type=int, default=20, help="spam examples for the atman-grad check"
+        "--grad-examples", type=int, default=20, help="examples per task for the atman-grad check"
+    )
+    parser.add_argument(
+        "--sms-data",
+        type=Path,
+        default=Path("../shared/data/sms_spam"),
+        help="local SMS spam data: the atman-grad check also runs on sms_spam when it exists",
     )
     parser.add_argument("--out", type=Path, default=Path("results/perf"))
 
@@ -352,10 +370,12 @@ def run(args: argparse.Namespace) -> int:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     table.to_csv(args.out / "table.csv", index=False)
     (args.out / "table.md").write_text(table.to_markdown(index=False, floatfmt=".4g") + "\n")
-    agreement = atman_grad_agreement(args.grad_examples) if args.grad_examples else {}
-    if agreement:
-        print(f"atman-grad vs exact AtMan on spam: {agreement}")
-        (args.out / "atman_grad_agreement.json").write_text(pd.Series(agreement).to_json(indent=2))
+    if args.grad_examples:
+        tasks = {"spam": {}} | ({"sms_spam": {"data": args.sms_data}} if args.sms_data.exists() else {})
+        agreement = pd.DataFrame(atman_grad_agreement(args.grad_examples, tasks))
+        print("atman-grad vs exact AtMan:")
+        print(agreement.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        (args.out / "atman_grad_agreement.json").write_text(agreement.to_json(orient="records", indent=2))
     lengths = [int(x) for x in args.lengths.split(",") if x]
     if lengths:
         frame = scaling(lengths, max(1, args.repeats // 3), args.batch_size, args.budget_seconds)

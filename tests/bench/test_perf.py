@@ -1,6 +1,6 @@
 """The cost benchmark on tiny models: its rows are real measurements of the right work."""
 
-from bench.perf import headline_table, text_of_length
+from bench.perf import atman_grad_agreement, headline_table, text_of_length
 from tests.tiny import tiny_bert, tiny_llama
 
 
@@ -24,3 +24,27 @@ def test_headline_table_on_tiny_models():
     # the allocator's peak: a backward keeps activations a single no-grad forward frees
     assert rows.loc["atman-grad", "peak MB"] > rows.loc["plain forward (1 row)", "peak MB"] > 0
     assert rows.loc["plain forward (n+1 rows)", "x plain batched peak"] == 1
+
+
+def test_atman_grad_agreement_is_the_median_spearman_per_task_and_expansion():
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    import bench
+    import tests.bench.fake_task as fake
+
+    rows = atman_grad_agreement(4, {"fake-spam": {}})
+    assert [(row["task"], row["expansion"], row["examples"]) for row in rows] == [
+        ("fake-spam", "multiplier", 4),
+        ("fake-spam", "softmax", 4),
+    ]
+    model = fake.FakeSpam().default_model()
+    for row in rows:
+        values = [
+            spearmanr(
+                bench.explain("atman", model, text, label).scores,
+                bench.explain("atman-grad", model, text, label, expansion=row["expansion"]).scores,
+            )[0]
+            for text, label, _ in fake.TEXTS[:4]
+        ]
+        assert row["median spearman"] == np.median(values)
