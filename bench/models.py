@@ -103,7 +103,7 @@ class Model:
 
     # ----- facts about the model -------------------------------------------------------
     @functools.cached_property
-    def _keeps_some_logits(self) -> bool:
+    def _accepts_logits_to_keep(self) -> bool:
         return "logits_to_keep" in inspect.signature(self.hf.forward).parameters
 
     @property
@@ -258,7 +258,7 @@ class Model:
         (that projection is a fifth of SmolLM2's compute per position and its largest tensor),
         and keeps no KV cache unless asked with `use_cache=True`. `first_position` is the
         sequence position where `inputs` start, after a given cache."""
-        if self.kind != "causal-lm" or not self._keeps_some_logits:
+        if self.kind != "causal-lm" or not self._accepts_logits_to_keep:
             output = self.hf(**inputs, **hf_kwargs)
             return self.target_logprob_from_logits(output.logits, rows, first_position), output
         sequence = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"]
