@@ -92,6 +92,7 @@ def smollm_shaped_causal_lm(num_layers: int = 30) -> Model:
         tie_word_embeddings=True,
         pad_token_id=0,
     )
+    tokenizer.model_max_length = config.max_position_embeddings  # MiniLM's 512 is not this model's limit
     model = bench.wrap(LlamaForCausalLM(config).eval(), tokenizer)
     model.name = f"SmolLM2-135M-shaped ({num_layers} layers, random weights)"
     return model

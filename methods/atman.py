@@ -35,7 +35,11 @@ class AtMan(Method):
     defaults = {
         "suppression_factor": 0.9,
         "conceptual_threshold": None,
-        "batch_size": 32,
+        "batch_size": 32,  # rows per forward pass, at most
+        # tokens per forward pass, at most (rows x padded length): attention's rows x L^2 cells
+        # outgrow CPU caches (MiniLM at 256 tokens: 2 rows per pass ran 1.5x faster than 32);
+        # "auto" is 1024 on CPU and no limit on GPU; None is no limit
+        "max_chunk_tokens": "auto",
         "prefix_reuse": True,
         # what one more forward pass costs, in positions, when prefix reuse cuts its chunks: a
         # pass streams all weights and small batches run slowly (SmolLM2-135M shape on CPU: one
@@ -82,13 +86,13 @@ class AtMan(Method):
     def _batched_logprobs(
         self, model: Model, batch: list[Encoded], factors: list[torch.Tensor]
     ) -> list[torch.Tensor]:
-        """log p(target) for every variant of every input: padded chunks of `batch_size` rows."""
+        """log p(target) for every variant of every input, in padded chunks (`row_chunks`)."""
         rows = [encoded for encoded, f in zip(batch, factors, strict=True) for _ in range(len(f))]
         row_factors = [row for f in factors for row in f]
         logprobs = torch.empty(len(rows), dtype=torch.float64)
-        size = int(self.params["batch_size"])
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
+        lengths = [len(row.input_ids) for row in rows]
+        for chunk_slice in row_chunks(lengths, int(self.params["batch_size"]), self._max_chunk_tokens(model)):
+            start, chunk = chunk_slice.start, rows[chunk_slice]
             key_factors = torch.ones(
                 len(chunk), max(len(row.input_ids) for row in chunk), dtype=torch.float64
             )
@@ -100,6 +104,12 @@ class AtMan(Method):
                 )
         sizes = [len(f) for f in factors]
         return list(torch.split(logprobs, sizes))
+
+    def _max_chunk_tokens(self, model: Model) -> int | float:
+        limit = self.params["max_chunk_tokens"]
+        if limit == "auto":
+            limit = None if model.device.type == "cuda" else 1024
+        return math.inf if limit is None else int(limit)
 
     def _prefix_reuse_logprobs(self, model: Model, encoded: Encoded, factors: torch.Tensor) -> torch.Tensor:
         """The same values as the batched path for a causal LM, computing each variant only from
@@ -117,9 +127,10 @@ class AtMan(Method):
         first = (factors[1:] != 1).float().argmax(dim=1)
         order = torch.argsort(first, stable=True) + 1
         starts = first[order - 1].tolist()
-        chunks = suffix_chunks(
-            starts, length, int(self.params["batch_size"]), int(self.params["pass_cost_positions"])
-        )
+        max_rows = int(self.params["batch_size"])
+        if math.isfinite(max_tokens := self._max_chunk_tokens(model)):
+            max_rows = min(max_rows, max(1, int(max_tokens // length)))
+        chunks = suffix_chunks(starts, length, max_rows, int(self.params["pass_cost_positions"]))
         for rows_slice in chunks:
             chunk = order[rows_slice]
             start, rows = starts[rows_slice.start], len(chunk)
@@ -133,6 +144,19 @@ class AtMan(Method):
             with suppress(key_factors[chunk].to(model.device)):
                 logprobs[chunk] = model.target_logprob(inputs, [encoded] * rows, start).cpu().double()
         return logprobs
+
+
+def row_chunks(lengths: Sequence[int], max_rows: int, max_tokens: int | float) -> list[slice]:
+    """Consecutive chunks of rows, each as long as `max_rows` and `max_tokens` (rows times the
+    chunk's longest row, as padded) allow; a row longer than `max_tokens` runs alone."""
+    chunks, start, longest = [], 0, 0
+    for end, length in enumerate(lengths):
+        longest = max(longest, length)
+        rows = end - start + 1
+        if end > start and (rows > max_rows or rows * longest > max_tokens):
+            chunks.append(slice(start, end))
+            start, longest = end, length
+    return chunks + [slice(start, len(lengths))] if lengths else chunks
 
 
 def suffix_chunks(starts: Sequence[int], length: int, max_rows: int, pass_cost: int) -> list[slice]:

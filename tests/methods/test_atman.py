@@ -12,7 +12,7 @@ from transformers.masking_utils import eager_mask
 
 import bench
 from bench.errors import AttentionNotReachableError, NotApplicableError
-from methods.atman import suffix_chunks
+from methods.atman import row_chunks, suffix_chunks
 from tests.tiny import tiny_image
 
 REFERENCE = "test_reference_atman"
@@ -104,10 +104,21 @@ def test_padded_batch_equals_one_by_one(bert):
         np.testing.assert_allclose(explanation.scores, alone.scores, atol=1e-5)
 
 
-def test_chunking_does_not_change_scores(gpt2):
-    whole = bench.explain("atman", gpt2, "free cash prize call now", target="claim", batch_size=64)
-    chunked = bench.explain("atman", gpt2, "free cash prize call now", target="claim", batch_size=2)
-    np.testing.assert_allclose(whole.scores, chunked.scores, atol=1e-5)
+@pytest.mark.parametrize("chunking", [{"batch_size": 2}, {"max_chunk_tokens": 20}, {"max_chunk_tokens": 1}])
+def test_chunking_does_not_change_scores(gpt2, chunking):
+    def explain(**params):
+        return bench.explain("atman", gpt2, "free cash prize call now", "claim", prefix_reuse=False, **params)
+
+    whole = explain(batch_size=64, max_chunk_tokens=None)
+    np.testing.assert_allclose(whole.scores, explain(**chunking).scores, atol=1e-5)
+
+
+def test_row_chunks_are_greedy_within_both_limits():
+    lengths = [3, 3, 5, 2, 9, 4, 4, 4, 1]
+    chunks = row_chunks(lengths, max_rows=3, max_tokens=10)
+    assert [(c.start, c.stop) for c in chunks] == [(0, 2), (2, 4), (4, 5), (5, 7), (7, 9)]
+    assert row_chunks(lengths, max_rows=4, max_tokens=math.inf) == [slice(0, 4), slice(4, 8), slice(8, 9)]
+    assert row_chunks([], 4, 10) == []
 
 
 def test_model_restored_after_explaining(bert):
@@ -189,6 +200,8 @@ def test_attention_bypassed_is_reported(bert, monkeypatch):
         {"batch_size": 3},
         {"pass_cost_positions": 0},  # one variant per chunk
         {"batch_size": 4, "pass_cost_positions": 10_000},  # fixed chunks of 4
+        {"max_chunk_tokens": 40},
+        {"max_chunk_tokens": None},
     ],
 )
 def test_prefix_reuse_equals_naive_batched_path(name, params, request):
