@@ -30,6 +30,7 @@ from bench.errors import NotApplicableError
 from bench.models import Encoded, Model
 from bench.registry import METHODS
 from bench.types import Cost
+from methods.atman import row_chunks
 from methods.atman_grad import EXPANSIONS
 
 WORDS = "free cash prize call now to claim your reward text stop hello see you at lunch tomorrow".split()
@@ -117,13 +118,16 @@ def timed(
 
 
 def plain_forward(model: Model, encoded: Encoded, rows: int, batch_size: int) -> Callable[[], object]:
-    """`rows` copies of the input through the model's own attention, in chunks: AtMan's floor."""
+    """`rows` copies of the input through the model's own attention, in the chunks AtMan would
+    use with this `batch_size`: AtMan's floor, at the same chunk size."""
+    limit = get_method("atman", batch_size=batch_size).chunk_token_limit(model)
+    chunks = row_chunks([len(encoded.input_ids)] * rows, batch_size, limit)
 
     def call() -> None:
         with torch.no_grad():
-            for start in range(0, rows, batch_size):
-                chunk = [encoded] * min(batch_size, rows - start)
-                model.target_logprob(model.batch(chunk), chunk)
+            for chunk in chunks:
+                copies = [encoded] * (chunk.stop - chunk.start)
+                model.target_logprob(model.batch(copies), copies)
 
     return call
 

@@ -91,7 +91,7 @@ class AtMan(Method):
         row_factors = [row for f in factors for row in f]
         logprobs = torch.empty(len(rows), dtype=torch.float64)
         lengths = [len(row.input_ids) for row in rows]
-        for chunk_slice in row_chunks(lengths, int(self.params["batch_size"]), self._max_chunk_tokens(model)):
+        for chunk_slice in row_chunks(lengths, int(self.params["batch_size"]), self.chunk_token_limit(model)):
             start, chunk = chunk_slice.start, rows[chunk_slice]
             key_factors = torch.ones(
                 len(chunk), max(len(row.input_ids) for row in chunk), dtype=torch.float64
@@ -105,7 +105,8 @@ class AtMan(Method):
         sizes = [len(f) for f in factors]
         return list(torch.split(logprobs, sizes))
 
-    def _max_chunk_tokens(self, model: Model) -> int | float:
+    def chunk_token_limit(self, model: Model) -> int | float:
+        """`max_chunk_tokens` resolved for this model's device (math.inf: no limit)."""
         limit = self.params["max_chunk_tokens"]
         if limit == "auto":
             limit = None if model.device.type == "cuda" else 1024
@@ -128,7 +129,7 @@ class AtMan(Method):
         order = torch.argsort(first, stable=True) + 1
         starts = first[order - 1].tolist()
         max_rows = int(self.params["batch_size"])
-        if math.isfinite(max_tokens := self._max_chunk_tokens(model)):
+        if math.isfinite(max_tokens := self.chunk_token_limit(model)):
             max_rows = min(max_rows, max(1, int(max_tokens // length)))
         chunks = suffix_chunks(starts, length, max_rows, int(self.params["pass_cost_positions"]))
         for rows_slice in chunks:
