@@ -328,6 +328,9 @@ def plot_scaling(frame: pd.DataFrame, out: Path) -> None:
         title="Explanation cost vs sequence length (CPU)\n"
         "MiniLM encoder; atman-prefix: a 6-layer SmolLM2-shaped causal LM",
     )
+    lengths = sorted(frame["tokens"].unique())
+    axes.set_xticks(lengths, [str(length) for length in lengths])
+    axes.minorticks_off()
     axes.legend(fontsize=8)
     figure.tight_layout()
     for suffix in ("png", "pdf"):

@@ -128,6 +128,7 @@ class AtMan(Method):
         first = (factors[1:] != 1).float().argmax(dim=1)
         order = torch.argsort(first, stable=True) + 1
         starts = first[order - 1].tolist()
+        # every row of a chunk attends over all `length` keys: rows x length is its memory
         max_rows = int(self.params["batch_size"])
         if math.isfinite(max_tokens := self.chunk_token_limit(model)):
             max_rows = min(max_rows, max(1, int(max_tokens // length)))
@@ -135,16 +136,30 @@ class AtMan(Method):
         for rows_slice in chunks:
             chunk = order[rows_slice]
             start, rows = starts[rows_slice.start], len(chunk)
-            cache = DynamicCache(
-                ddp_cache_data=[
-                    (k[:, :, :start].expand(rows, -1, -1, -1), v[:, :, :start].expand(rows, -1, -1, -1))
-                    for k, v in layers
-                ]
-            )
+            cache = _SharedPrefixCache.of(layers, start)
             inputs = {"input_ids": ids[:, start:].expand(rows, -1), "cache": cache}
             with suppress(key_factors[chunk].to(model.device)):
                 logprobs[chunk] = model.target_logprob(inputs, [encoded] * rows, start).cpu().double()
         return logprobs
+
+
+class _SharedPrefixCache(DynamicCache):
+    """The unsuppressed pass's keys and values before a chunk's start, held once (batch 1) for
+    all the chunk's rows. Each layer joins them with the rows' own keys and values and stores
+    nothing, so a pass holds one layer's joined keys at a time, not every layer's per row."""
+
+    @classmethod
+    def of(cls, layers: list[tuple[torch.Tensor, torch.Tensor]], start: int) -> _SharedPrefixCache:
+        """Views of the first `start` positions of each layer's keys and values: no copies."""
+        cache = cls(ddp_cache_data=[(k[:, :, :0], v[:, :, :0]) for k, v in layers])
+        for layer, (keys, values) in zip(cache.layers, layers, strict=True):
+            layer.keys, layer.values = keys[:, :, :start], values[:, :, :start]
+        return cache
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
+        prefix, rows = self.layers[layer_idx], key_states.shape[0]
+        keys = torch.cat([prefix.keys.expand(rows, -1, -1, -1), key_states], dim=-2)
+        return keys, torch.cat([prefix.values.expand(rows, -1, -1, -1), value_states], dim=-2)
 
 
 def row_chunks(lengths: Sequence[int], max_rows: int, max_tokens: int | float) -> list[slice]:
