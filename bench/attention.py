@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -31,14 +31,13 @@ class Suppression:
 
     `factors` has shape (batch, key_length): row b of the batch scales key j by factors[b, j].
     `calls` counts attention layers that applied it, so callers can tell when a model's
-    attention never went through the interface. With `record`, every layer appends its
-    row-min-shifted scores (detached) and its attention weights (in the autograd graph).
+    attention never went through the interface. When `recorded` is a list, every layer appends
+    its row-min-shifted scores (detached) and its attention weights (in the autograd graph).
     """
 
     factors: torch.Tensor
     calls: int = 0
-    record: bool = False
-    recorded: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)
+    recorded: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 _ACTIVE: ContextVar[Suppression | None] = ContextVar("xai_bench_suppression", default=None)
@@ -52,7 +51,7 @@ def suppress(factors: torch.Tensor, record: bool = False) -> Iterator[Suppressio
     Raises AttentionNotReachableError if no layer applied them: the model's attention does not
     go through the registered function, and any scores would be fake.
     """
-    spec = Suppression(factors, record=record)
+    spec = Suppression(factors, recorded=[] if record else None)
     token = _ACTIVE.set(spec)
     try:
         yield spec
@@ -101,7 +100,7 @@ def suppressed_attention(
         scores = scores + attention_mask[..., : key.shape[-2]]
     weights = nn.functional.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32))
     weights = weights.to(value.dtype)
-    if spec is not None and spec.record:
+    if spec is not None and spec.recorded is not None:
         spec.recorded.append((shifted.detach(), weights))
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()

@@ -242,9 +242,10 @@ def headline_table(
     floors = {encoder.name: floor_s, causal.name: causal_floor_s}
     table["x plain batched forward"] = table["seconds"] / table["model"].map(floors)
     table["x one forward"] = table["seconds"] / one_s
-    table["peak MB"] = table.pop("peak_memory_bytes") / 2**20
+    peaks = table.pop("peak_memory_bytes")
     floor_peaks = {encoder.name: floor_cost.peak_memory_bytes, causal.name: causal_floor.peak_memory_bytes}
-    table["x plain batched peak"] = table["peak MB"] * 2**20 / table["model"].map(floor_peaks)
+    table["peak MB"] = peaks / 2**20
+    table["x plain batched peak"] = peaks / table["model"].map(floor_peaks)
     return table
 
 
