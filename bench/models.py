@@ -165,7 +165,8 @@ class Model:
             if target is None:
                 target = self.predict(ids)
             target = self._check_class(target)
-        special_ids = set(self.tokenizer.all_special_ids)
+        # [UNK] stands for a word of the input: metrics may remove it like any other token
+        special_ids = set(self.tokenizer.all_special_ids) - {self.tokenizer.unk_token_id}
         return Encoded(
             input_ids=ids,
             tokens=self.tokenizer.convert_ids_to_tokens(prompt_ids),

@@ -81,6 +81,17 @@ def test_special_tokens_are_marked(bert):
     assert encoded.special.tolist() == [True, False, False, True]
 
 
+def test_unknown_words_are_input_text_not_special(bert, llama):
+    """[UNK] is a special token id, but here it stands for a word of the input: metrics may
+    remove it and its character span belongs to the text."""
+    encoded = bert.encode("free zebra cash")
+    assert encoded.tokens == ["[CLS]", "free", "[UNK]", "cash", "[SEP]"]
+    assert encoded.special.tolist() == [True, False, False, False, True]
+    assert encoded.offsets[2] == (5, 10) and encoded.token_mask([(5, 10)]).tolist() == [0, 0, 1, 0, 0]
+    prompt = llama.encode("free zebra", " cash")
+    assert "[UNK]" in prompt.tokens and not prompt.special[prompt.tokens.index("[UNK]")]
+
+
 def test_load_model_from_local_folder(bert, tmp_path):
     bert.hf.save_pretrained(tmp_path)
     bert.tokenizer.save_pretrained(tmp_path)
