@@ -26,7 +26,7 @@ def test_headline_table_on_tiny_models():
     assert rows.loc["plain forward (n+1 rows)", "x plain batched peak"] == 1
 
 
-def test_atman_grad_agreement_is_the_median_spearman_per_task_and_expansion():
+def test_atman_grad_agreement_rows_are_median_spearman_and_top1_per_approximation():
     import numpy as np
     from scipy.stats import spearmanr
 
@@ -34,17 +34,34 @@ def test_atman_grad_agreement_is_the_median_spearman_per_task_and_expansion():
     import tests.bench.fake_task as fake
 
     rows = atman_grad_agreement(4, {"fake-spam": {}})
-    assert [(row["task"], row["expansion"], row["examples"]) for row in rows] == [
-        ("fake-spam", "multiplier", 4),
-        ("fake-spam", "softmax", 4),
+    assert [(row["approximation"], row["reference"]) for row in rows] == [
+        ("atman-grad multiplier", "atman f=0.9"),
+        ("atman-grad multiplier", "atman f=0.1"),
+        ("atman-grad softmax", "atman f=0.9"),
+        ("atman-grad softmax", "atman f=0.1"),
+        ("atman f=0.1", "atman f=0.9"),
     ]
     model = fake.FakeSpam().default_model()
+    texts = fake.TEXTS[:4]
+
+    def scores(method, text, label, f, **params):
+        return bench.explain(method, model, text, label, suppression_factor=f, **params).scores
+
+    expected = {}
+    for expansion in ("multiplier", "softmax"):
+        for f in (0.9, 0.1):
+            expected[(f"atman-grad {expansion}", f"atman f={f}")] = [
+                (scores("atman", text, label, f), scores("atman-grad", text, label, f, expansion=expansion))
+                for text, label, _ in texts
+            ]
+    expected[("atman f=0.1", "atman f=0.9")] = [
+        (scores("atman", text, label, 0.9), scores("atman", text, label, 0.1)) for text, label, _ in texts
+    ]
     for row in rows:
-        values = [
-            spearmanr(
-                bench.explain("atman", model, text, label).scores,
-                bench.explain("atman-grad", model, text, label, expansion=row["expansion"]).scores,
-            )[0]
-            for text, label, _ in fake.TEXTS[:4]
-        ]
-        assert row["median spearman"] == np.median(values)
+        pairs = expected[(row["approximation"], row["reference"])]
+        assert row["examples"] == 4
+        assert row["median spearman"] == np.median([spearmanr(a, b)[0] for a, b in pairs])
+        # ranked positions: the tiny BERT wraps every text in [CLS] ... [SEP]
+        inner = [(a[1:-1], b[1:-1]) for a, b in pairs]
+        assert row["median spearman ranked"] == np.median([spearmanr(a, b)[0] for a, b in inner])
+        assert row["top-1 agreement"] == np.mean([a.argmax() == b.argmax() for a, b in inner])
