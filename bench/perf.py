@@ -261,7 +261,8 @@ def atman_grad_agreement(n_examples: int, tasks: dict[str, dict]) -> list[dict]:
     the ranked ones (the non-special positions every metric perturbs), and how often both put
     the same ranked position first. Each expansion is compared with exact AtMan at the same
     factor; one more row compares exact AtMan at the small factor with exact AtMan at the
-    default, the ceiling for anything that extrapolates from m = 1."""
+    default: how far AtMan's own ranking moves between a step an expansion at m = 1 can follow
+    and the step it is asked to predict."""
     from bench.registry import TASKS
 
     default, small = AGREEMENT_FACTORS
