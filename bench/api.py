@@ -20,7 +20,8 @@ def explain(
     """Explain the model's `target` output on `inputs` with the named method.
 
     `inputs` is a text (or image) or a list of them; a list returns a list of explanations and
-    lets batching methods share forward passes. `target` is a class index (default: the
+    lets batching methods share forward passes (so each of them carries the whole list's
+    `cost`, which the list's items cannot split). `target` is a class index (default: the
     predicted class) or, for a causal LM, the target text (default: the greedy next token).
     """
     explainer = get_method(method, **params)

@@ -109,6 +109,16 @@ def test_cost_counts_forward_passes(bert):
     assert explanation.cost.seconds > 0
 
 
+def test_a_list_shares_its_passes_and_each_explanation_carries_the_lists_cost(bert):
+    texts = ["free cash prize", "see you at lunch tomorrow"]
+    together = bench.explain("atman", bert, texts, target=1)
+    alone = [bench.explain("atman", bert, text, target=1) for text in texts]
+    for batched, single in zip(together, alone, strict=True):
+        np.testing.assert_allclose(batched.scores, single.scores, atol=1e-5)
+        assert batched.cost is together[0].cost
+    assert together[0].cost.forward_passes == sum(single.cost.forward_passes for single in alone)
+
+
 def test_hand_built_explanation_checks_lengths():
     bench.Explanation(tokens=["a", "b"], scores=[0.1, 0.2])
     with pytest.raises(ValueError, match="one score per token"):
