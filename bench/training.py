@@ -4,7 +4,8 @@ A benchmark of explanations needs a model that is right for the right reasons of
 for explanations to mean something, so every task's default classifier is fine-tuned here on
 the task's train split, scored on its test split, and stored with that accuracy and everything
 needed to reproduce it (`metadata.json`). The cache key is (task, base model, seed); a second
-request with the same settings loads the stored model instead of training again.
+request with the same settings, data and task parameters loads the stored model instead of
+training again, and any other request retrains it.
 """
 
 from __future__ import annotations
@@ -148,8 +149,7 @@ def train_classifier(task: Task, settings: TrainingSettings, progress: bool = Tr
     test_texts, test_labels = _texts_and_labels(task, "test", None)
     metadata = {
         "task": task.name,
-        "data": str(task.data) if task.data is not None else None,
-        "task_params": task.params,
+        **_training_data(task),
         "seed": task.seed,
         "settings": asdict(settings),
         "base_model_source": source,
@@ -169,6 +169,13 @@ def train_classifier(task: Task, settings: TrainingSettings, progress: bool = Tr
     return target
 
 
+def _training_data(task: Task) -> dict[str, Any]:
+    """What decides the task's examples besides its seed: the data source (resolved, so two
+    spellings of one folder match) and the task's parameters (e.g. movies' max_words)."""
+    data = str(Path(task.data).resolve()) if task.data is not None else None
+    return {"data": data, "task_params": task.params}
+
+
 def read_metadata(folder: Path) -> dict[str, Any] | None:
     path = folder / METADATA
     return json.loads(path.read_text()) if path.is_file() else None
@@ -179,13 +186,18 @@ def trained_classifier(
 ) -> Path:
     """The cached classifier folder for (task, base model, seed), trained first if needed.
 
-    With `settings` None, any cached model for the key is reused (else the task's default
+    With `settings` None, a cached model for the key is reused (else the task's default
     settings train one); with explicit settings, a cached model trained differently is replaced.
+    Either way a model trained on other data or task parameters is replaced.
     """
     requested = settings or TrainingSettings(**getattr(task, "training", {}))
     folder = trained_model_dir(task.name, requested.base_model, task.seed)
     metadata = read_metadata(folder)
-    cached = metadata is not None and (settings is None or metadata["settings"] == asdict(settings))
+    cached = (
+        metadata is not None
+        and (settings is None or metadata["settings"] == asdict(settings))
+        and {key: metadata.get(key) for key in ("data", "task_params")} == _training_data(task)
+    )
     if cached and not force:
         return folder
     return train_classifier(task, requested, progress=progress)

@@ -104,6 +104,31 @@ def test_default_model_trains_once(cache, base, monkeypatch):
     assert first.predict(ids) == second.predict(ids)
 
 
+def test_other_data_or_task_parameters_retrain_and_another_spelling_of_the_data_reuses(
+    cache, base, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(Toy, "training", {"base_model": base, "epochs": 1, "max_length": 16}, raising=False)
+    data = tmp_path / "toy-data"
+    data.mkdir()
+    folder = trained_model_dir("toy", base, 0)
+    calls = []
+    real_train = training.train_classifier
+
+    def counting_train(task, *args, **kwargs):
+        calls.append((task.data, task.params))
+        return real_train(task, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train_classifier", counting_train)
+    trained_classifier(Toy(data=data, seed=0), progress=False)
+    monkeypatch.chdir(tmp_path)
+    trained_classifier(Toy(data="toy-data", seed=0), progress=False)  # the same folder, relative
+    assert calls == [(data, {})]
+    trained_classifier(Toy(data=data, seed=0, max_words=8), progress=False)
+    trained_classifier(Toy(seed=0, max_words=8), progress=False)
+    assert calls[1:] == [(data, {"max_words": 8}), (None, {"max_words": 8})]
+    assert (read_metadata(folder)["data"], read_metadata(folder)["task_params"]) == (None, {"max_words": 8})
+
+
 def test_cli_train_spam_on_a_tiny_base(cache, base, capsys):
     argv = ["train", "spam", "--base-model", base, "--n-train", "32", "--epochs", "1"]
     assert main(argv) == 0
