@@ -3,9 +3,11 @@
 `suppressed_attention` is AtMan's attention (arXiv 2301.08110): the pre-softmax scores of every
 row are shifted by their minimum over valid keys and multiplied, column by column, by a
 per-key factor (1 - f for a suppressed key, 1 elsewhere), before the additive mask and the
-softmax. The factors for the current forward pass come from `suppress(...)`, a context
-manager holding them in a ContextVar, so nothing leaks between calls or threads.
-With no factors set it is exactly eager attention.
+softmax. Rows that scale a single key (exact AtMan) rewrite only that key's column, which the
+softmax cannot tell apart. The factors for the current forward pass come from `suppress(...)`,
+a context manager holding them in a ContextVar, so nothing leaks between calls or threads.
+With no factors set it is eager attention (up to rounding: it scales the queries, not the
+scores).
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ class Suppression:
     factors: torch.Tensor
     calls: int = 0
     recorded: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    single_keys: tuple[torch.Tensor, torch.Tensor] | None = None
+    """(key index, factor) per row when every row scales at most one key (exact AtMan), no
+    gradient flows and nothing is recorded: then a layer rewrites only that column."""
+
+    def __post_init__(self) -> None:
+        scaled = self.factors != 1
+        if self.recorded is None and not self.factors.requires_grad and scaled.sum(-1).max() <= 1:
+            index = scaled.to(torch.uint8).argmax(-1)  # a row that scales nothing: key 0, factor 1
+            self.single_keys = (index, self.factors.gather(-1, index[:, None])[:, 0])
 
 
 _ACTIVE: ContextVar[Suppression | None] = ContextVar("xai_bench_suppression", default=None)
@@ -69,6 +80,19 @@ def _repeat_kv(states: torch.Tensor, groups: int) -> torch.Tensor:
     return states if groups == 1 else states.repeat_interleave(groups, dim=1)
 
 
+def _scale_one_key(
+    scores: torch.Tensor, row_min: torch.Tensor, index: torch.Tensor, factor: torch.Tensor
+) -> torch.Tensor:
+    """The scores with key index[b] of batch row b shifted and scaled, and the other keys left
+    as they are: the softmax ignores a shift shared by a whole row, so this equals scaling
+    (scores - row_min) column by column, in one pass over a column instead of three over the
+    whole (rows, heads, queries, keys) tensor."""
+    index = index.to(scores.device)[:, None, None, None].expand(*scores.shape[:-1], 1)
+    column = scores.gather(-1, index)
+    factor = factor.to(scores.device, scores.dtype)[:, None, None, None]
+    return scores.scatter_(-1, index, row_min + (column - row_min) * factor)
+
+
 def suppressed_attention(
     module: nn.Module,
     query: torch.Tensor,
@@ -83,7 +107,7 @@ def suppressed_attention(
     key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
     if scaling is None:
         scaling = query.size(-1) ** -0.5
-    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    scores = torch.matmul(query * scaling, key.transpose(-1, -2))  # scaling the smaller operand
     spec = _ACTIVE.get()
     if spec is not None:
         spec.calls += 1
@@ -93,13 +117,17 @@ def suppressed_attention(
             valid = attention_mask[..., : key.shape[-2]] > torch.finfo(scores.dtype).min / 2
             row_min = scores.masked_fill(~valid, torch.inf).amin(dim=-1, keepdim=True)
             row_min = torch.where(torch.isinf(row_min), 0.0, row_min)  # rows with no valid key
-        factors = spec.factors.to(scores.dtype)[:, None, None, :]
-        shifted = scores - row_min
-        scores = shifted * factors
+        if spec.single_keys is None:
+            shifted = scores - row_min
+            scores = shifted * spec.factors.to(scores.dtype)[:, None, None, :]
+        else:
+            scores = _scale_one_key(scores, row_min, *spec.single_keys)
     if attention_mask is not None:
         scores = scores + attention_mask[..., : key.shape[-2]]
-    weights = nn.functional.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32))
-    weights = weights.to(value.dtype)
+    if scores.dtype in (torch.float16, torch.bfloat16):  # half precision: softmax in float32
+        weights = scores.softmax(dim=-1, dtype=torch.float32).to(value.dtype)
+    else:
+        weights = scores.softmax(dim=-1)
     if spec is not None and spec.recorded is not None:
         spec.recorded.append((shifted.detach(), weights))
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)

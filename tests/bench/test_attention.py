@@ -1,0 +1,45 @@
+"""The suppressed attention function against AtMan's formula written out in float64."""
+
+import pytest
+import torch
+from torch import nn
+
+from bench.attention import Suppression, suppress, suppressed_attention
+
+
+def formula(query, key, value, mask, factors):
+    """softmax((S - row min over valid keys) * factor per key + mask) @ V, in float64."""
+    q, k, v = query.double(), key.double(), value.double()
+    scores = q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5
+    valid = mask > -1e30
+    row_min = scores.masked_fill(~valid, torch.inf).amin(-1, keepdim=True)
+    shifted = (scores - row_min) * factors.double()[:, None, None, :] + mask.double()
+    return (shifted.softmax(-1) @ v).transpose(1, 2)
+
+
+@pytest.mark.parametrize("keys_per_row", [1, 3])
+@pytest.mark.parametrize("padded", [False, True])
+def test_suppressed_attention_follows_the_formula(keys_per_row, padded):
+    torch.manual_seed(0)
+    batch, heads, length, dim = 5, 3, 7, 8
+    query, key, value = (torch.randn(batch, heads, length, dim) * 2 for _ in range(3))
+    mask = torch.zeros(batch, 1, length, length)
+    if padded:
+        mask[-2:, ..., -2:] = torch.finfo(torch.float32).min  # two rows of the batch end in padding
+    factors = torch.ones(batch, length)
+    for row in range(1, batch):  # row 0 suppresses nothing, like AtMan's first variant
+        factors[row, torch.randperm(length - 2)[:keys_per_row]] = 0.1
+    module = nn.Module().eval()
+    with suppress(factors) as spec:
+        output, _ = suppressed_attention(module, query, key, value, mask)
+    # exact AtMan (one key per row) takes the one-column path; several keys, the dense one
+    assert (spec.single_keys is not None) == (keys_per_row == 1)
+    torch.testing.assert_close(output.double(), formula(query, key, value, mask, factors), atol=1e-5, rtol=0)
+
+
+def test_gradients_and_recording_take_the_dense_path():
+    factors = torch.ones(2, 4)
+    factors[1, 2] = 0.1
+    assert Suppression(factors).single_keys is not None
+    assert Suppression(factors.requires_grad_()).single_keys is None
+    assert Suppression(factors.detach(), recorded=[]).single_keys is None
