@@ -75,11 +75,6 @@ def suppress(factors: torch.Tensor, record: bool = False) -> Iterator[Suppressio
         )
 
 
-def _repeat_kv(states: torch.Tensor, groups: int) -> torch.Tensor:
-    """Expand grouped key/value heads (GQA) to one per query head."""
-    return states if groups == 1 else states.repeat_interleave(groups, dim=1)
-
-
 def _scale_one_key(
     scores: torch.Tensor, row_min: torch.Tensor, index: torch.Tensor, factor: torch.Tensor
 ) -> torch.Tensor:
@@ -103,18 +98,21 @@ def suppressed_attention(
     dropout: float = 0.0,
     **kwargs,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    groups = getattr(module, "num_key_value_groups", 1)
-    key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
+    batch, heads, queries, dim = query.shape
+    key_heads = key.shape[1]
     if scaling is None:
-        scaling = query.size(-1) ** -0.5
-    scores = torch.matmul(query * scaling, key.transpose(-1, -2))  # scaling the smaller operand
+        scaling = dim**-0.5
+    # grouped-query heads (GQA) share a key/value head: stack each group's queries on it instead
+    # of copying keys and values once per query head; and scale the queries, the smaller operand
+    grouped = (query * scaling).reshape(batch, key_heads, -1, dim)
+    scores = torch.matmul(grouped, key.transpose(-1, -2)).view(batch, heads, queries, -1)
     spec = _ACTIVE.get()
     if spec is not None:
         spec.calls += 1
         if attention_mask is None:
             row_min = scores.amin(dim=-1, keepdim=True)
         else:
-            valid = attention_mask[..., : key.shape[-2]] > torch.finfo(scores.dtype).min / 2
+            valid = attention_mask[..., : scores.shape[-1]] > torch.finfo(scores.dtype).min / 2
             row_min = scores.masked_fill(~valid, torch.inf).amin(dim=-1, keepdim=True)
             row_min = torch.where(torch.isinf(row_min), 0.0, row_min)  # rows with no valid key
         if spec.single_keys is None:
@@ -123,7 +121,7 @@ def suppressed_attention(
         else:
             scores = _scale_one_key(scores, row_min, *spec.single_keys)
     if attention_mask is not None:
-        scores = scores + attention_mask[..., : key.shape[-2]]
+        scores = scores + attention_mask[..., : scores.shape[-1]]
     if scores.dtype in (torch.float16, torch.bfloat16):  # half precision: softmax in float32
         weights = scores.softmax(dim=-1, dtype=torch.float32).to(value.dtype)
     else:
@@ -131,7 +129,8 @@ def suppressed_attention(
     if spec is not None and spec.recorded is not None:
         spec.recorded.append((shifted.detach(), weights))
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)
-    output = torch.matmul(weights, value).transpose(1, 2).contiguous()
+    output = torch.matmul(weights.reshape(batch, key_heads, -1, weights.shape[-1]), value)
+    output = output.view(batch, heads, queries, dim).transpose(1, 2).contiguous()
     return output, weights
 
 

@@ -8,8 +8,14 @@ from bench.attention import Suppression, suppress, suppressed_attention
 
 
 def formula(query, key, value, mask, factors):
-    """softmax((S - row min over valid keys) * factor per key + mask) @ V, in float64."""
-    q, k, v = query.double(), key.double(), value.double()
+    """softmax((S - row min over valid keys) * factor per key + mask) @ V, in float64; query
+    head h reads key/value head h // groups, as transformers' repeat_kv has it."""
+    groups = query.shape[1] // key.shape[1]
+    q, k, v = (
+        query.double(),
+        key.double().repeat_interleave(groups, 1),
+        value.double().repeat_interleave(groups, 1),
+    )
     scores = q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5
     valid = mask > -1e30
     row_min = scores.masked_fill(~valid, torch.inf).amin(-1, keepdim=True)
@@ -17,12 +23,14 @@ def formula(query, key, value, mask, factors):
     return (shifted.softmax(-1) @ v).transpose(1, 2)
 
 
+@pytest.mark.parametrize("key_heads", [4, 2])
 @pytest.mark.parametrize("keys_per_row", [1, 3])
 @pytest.mark.parametrize("padded", [False, True])
-def test_suppressed_attention_follows_the_formula(keys_per_row, padded):
+def test_suppressed_attention_follows_the_formula(keys_per_row, padded, key_heads):
     torch.manual_seed(0)
-    batch, heads, length, dim = 5, 3, 7, 8
-    query, key, value = (torch.randn(batch, heads, length, dim) * 2 for _ in range(3))
+    batch, heads, length, dim = 5, 4, 7, 8
+    query = torch.randn(batch, heads, length, dim) * 2
+    key, value = (torch.randn(batch, key_heads, length, dim) * 2 for _ in range(2))
     mask = torch.zeros(batch, 1, length, length)
     if padded:
         mask[-2:, ..., -2:] = torch.finfo(torch.float32).min  # two rows of the batch end in padding
