@@ -113,7 +113,7 @@ def suppressed_attention(
             row_min = scores.amin(dim=-1, keepdim=True)
         else:
             valid = attention_mask[..., : scores.shape[-1]] > torch.finfo(scores.dtype).min / 2
-            row_min = scores.masked_fill(~valid, torch.inf).amin(dim=-1, keepdim=True)
+            row_min = torch.where(valid, scores, torch.inf).amin(dim=-1, keepdim=True)
             row_min = torch.where(torch.isinf(row_min), 0.0, row_min)  # rows with no valid key
         if spec.single_keys is None:
             shifted = scores - row_min
