@@ -29,7 +29,7 @@ from bench.defaults import encoder_path
 from bench.errors import NotApplicableError
 from bench.models import Encoded, Model
 from bench.registry import METHODS
-from bench.types import Cost, Example
+from bench.types import Cost, Example, Explanation
 from methods.atman import row_chunks
 from methods.atman_grad import EXPANSIONS
 
@@ -312,11 +312,12 @@ def atman_grad_agreement(n_examples: int, tasks: dict[str, dict]) -> list[dict]:
         model = task.default_model()
         pairs: dict[tuple[str, float], list] = {}
         for example in task.examples("test", n_examples):
-            ranked = ~np.asarray(model.encode(example.inputs, example.target).special, dtype=bool)
-            exact = {f: _scores("atman", model, example, f) for f in AGREEMENT_FACTORS}
+            exact = {f: _explain("atman", model, example, f) for f in AGREEMENT_FACTORS}
+            ranked = ~exact[default].special_tokens
+            exact = {f: explanation.scores for f, explanation in exact.items()}
             for expansion in EXPANSIONS:
                 for f in AGREEMENT_FACTORS:
-                    approx = _scores("atman-grad", model, example, f, expansion=expansion)
+                    approx = _explain("atman-grad", model, example, f, expansion=expansion).scores
                     pairs.setdefault((f"atman-grad {expansion}", f), []).append((exact[f], approx, ranked))
             pairs.setdefault((f"atman f={small}", default), []).append((exact[default], exact[small], ranked))
         for (approximation, f), triples in pairs.items():
@@ -327,8 +328,8 @@ def atman_grad_agreement(n_examples: int, tasks: dict[str, dict]) -> list[dict]:
     return results
 
 
-def _scores(method: str, model: Model, example: Example, f: float, **params: Any) -> np.ndarray:
-    return bench.explain(method, model, example.inputs, example.target, suppression_factor=f, **params).scores
+def _explain(method: str, model: Model, example: Example, f: float, **params: Any) -> Explanation:
+    return bench.explain(method, model, example.inputs, example.target, suppression_factor=f, **params)
 
 
 def rank_agreement(triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict:
