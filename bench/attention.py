@@ -45,10 +45,15 @@ class Suppression:
     gradient flows and nothing is recorded: then a layer rewrites only that column."""
 
     def __post_init__(self) -> None:
-        scaled = self.factors != 1
-        if self.recorded is None and not self.factors.requires_grad and scaled.sum(-1).max() <= 1:
-            index = scaled.to(torch.uint8).argmax(-1)  # a row that scales nothing: key 0, factor 1
+        single = (self.factors != 1).sum(-1).max() <= 1
+        if self.recorded is None and not self.factors.requires_grad and single:
+            index = first_scaled_key(self.factors)  # a row that scales nothing: key 0, factor 1
             self.single_keys = (index, self.factors.gather(-1, index[:, None])[:, 0])
+
+
+def first_scaled_key(factors: torch.Tensor) -> torch.Tensor:
+    """Per row of (rows, keys) factors, the first key whose factor is not 1 (0 if none is)."""
+    return (factors != 1).to(torch.uint8).argmax(-1)
 
 
 _ACTIVE: ContextVar[Suppression | None] = ContextVar("xai_bench_suppression", default=None)

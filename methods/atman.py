@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from bench.attention import SUPPRESSED_ATTENTION, suppress
+from bench.attention import SUPPRESSED_ATTENTION, first_scaled_key, suppress
 from bench.errors import NotApplicableError
 from bench.method import Method, register_method
 from bench.models import Encoded, Model
@@ -125,7 +125,7 @@ class AtMan(Method):
         logprobs[0] = plain_logprob[0].cpu().double()
         layers = [(layer.keys, layer.values) for layer in plain.cache.layers]
         # first suppressed position of each variant; variants sorted by it share the longest prefix
-        first = (factors[1:] != 1).float().argmax(dim=1)
+        first = first_scaled_key(factors[1:])
         order = torch.argsort(first, stable=True) + 1
         starts = first[order - 1].tolist()
         # every row of a chunk attends over all `length` keys: rows x length is its memory
