@@ -2,7 +2,7 @@
 
 A CNN has no tokens and no attention, so its explained positions are a fixed grid of equal
 square cells over the preprocessed input (no [CLS]: nothing is special). Methods read the
-same adapter surface as for a ViT (`encode`, `batch`, `target_logprob`, `passes`, `device`,
+same adapter surface as for a ViT (`encode`, `batch`, `forward_for_target`, `passes`, `device`,
 `num_labels`), so pixel and cell methods run unchanged; attention methods get a clean
 NotApplicableError instead of fake scores.
 """
@@ -10,6 +10,7 @@ NotApplicableError instead of fake scores.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -105,5 +106,8 @@ class CNNModel(Model):
         pixels = torch.cat([row.pixel_values for row in rows])
         return {"pixel_values": pixels.to(self.device, dtype=self.dtype)}
 
-    def target_logprob(self, inputs: dict, rows: Sequence[Encoded]) -> torch.Tensor:
-        return self.target_logprob_from_logits(self.hf(inputs["pixel_values"]), rows)
+    def _forward(self, inputs: dict, **hf_kwargs: Any) -> SimpleNamespace:
+        return SimpleNamespace(logits=self.hf(inputs["pixel_values"]))
+
+    def _preprocess_image(self, image: Any) -> torch.Tensor:
+        return self.pixels(image)

@@ -26,6 +26,8 @@ class Method:
     """Registry name, e.g. 'atman'."""
     defaults: ClassVar[dict[str, Any]] = {}
     """Every parameter the method takes, with its default."""
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """The allowed values of the parameters that name a choice; checked when the method is built."""
     model_kinds: ClassVar[tuple[str, ...]] = ("classifier", "causal-lm", "image-classifier")
     needs_gradients: ClassVar[bool] = False
     needs_attention: ClassVar[bool] = False
@@ -38,6 +40,11 @@ class Method:
                 f"it takes {', '.join(sorted(self.defaults)) or 'none'}"
             )
         self.params = {**self.defaults, **params}
+        for param, allowed in self.choices.items():
+            if param in self.params and self.params[param] not in allowed:
+                raise InputError(
+                    f"method {self.name!r}: {param}={self.params[param]!r} is not one of {', '.join(allowed)}"
+                )
 
     @classmethod
     def modalities(cls) -> tuple[str, ...]:

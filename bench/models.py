@@ -32,6 +32,8 @@ from bench.cost import PassCounter
 from bench.errors import InputError, NotApplicableError
 
 KINDS = ("classifier", "causal-lm", "image-classifier")
+TARGET_OUTPUTS = ("logit", "logprob")
+"""What gradient methods differentiate: the target's pre-softmax logit, or its log-probability."""
 _AUTO_CLASSES = {
     "classifier": AutoModelForSequenceClassification,
     "causal-lm": AutoModelForCausalLM,
@@ -74,6 +76,11 @@ class Encoded:
             if end > start and not self.special[i]:
                 mask[i] = any(start < span_end and span_start < end for span_start, span_end in spans)
         return mask
+
+
+def check_target_output(output: str) -> None:
+    if output not in TARGET_OUTPUTS:
+        raise InputError(f"target_output={output!r} is not one of {', '.join(TARGET_OUTPUTS)}")
 
 
 def infer_kind(config: Any, class_name: str = "") -> str:
@@ -178,7 +185,7 @@ class Model:
         )
 
     def _encode_image(self, image: Any, target: int | None) -> Encoded:
-        pixel_values = self.processor(images=image, return_tensors="pt")["pixel_values"]
+        pixel_values = self._preprocess_image(image)
         config = self.hf.config
         grid = (config.image_size // config.patch_size, config.image_size // config.patch_size)
         tokens = ["[CLS]"] + [f"patch[{r},{c}]" for r in range(grid[0]) for c in range(grid[1])]
@@ -228,46 +235,86 @@ class Model:
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
 
     # ----- outputs ---------------------------------------------------------------------
-    def target_logprob_from_logits(
-        self, logits: torch.Tensor, rows: Sequence[Encoded], first_position: int = 0
-    ) -> torch.Tensor:
-        """log p(target) per row: the class log-probability, or the summed log-probability of
-        the target tokens under teacher forcing for a causal LM. `first_position` is the
-        sequence position of the first logit, when a causal LM ran on a suffix after a cache."""
-        logprobs = logits.double().log_softmax(-1)  # float64: a 49k-word logsumexp loses digits in float32
+    def target_values_from_logits(
+        self, logits: torch.Tensor, rows: Sequence[Encoded], first_position: int = 0, output: str = "logprob"
+    ) -> list[torch.Tensor]:
+        """Per row, one value per target token: its log-probability (`"logprob"`, in float64)
+        or its pre-softmax logit (`"logit"`). A classifier's target is one class; a causal LM's
+        target tokens are read at the positions that predict them (teacher forcing).
+        `first_position` is the sequence position of the first logit, when a causal LM ran on a
+        suffix after a cache or kept only its last logits."""
+        check_target_output(output)
+        if output == "logprob":  # float64: a 49k-word logsumexp loses digits in float32
+            logits = logits.double().log_softmax(-1)
         if self.kind != "causal-lm":
             targets = torch.tensor([row.target for row in rows], device=logits.device)
-            return logprobs.gather(-1, targets[:, None])[:, 0]
+            return list(logits.gather(-1, targets[:, None]))
         out = []
         for b, row in enumerate(rows):
             start = row.n_positions - first_position
             target_ids = row.target_ids.to(logits.device)
-            predicted = logprobs[b, start - 1 : start - 1 + len(target_ids)]
-            out.append(predicted.gather(-1, target_ids[:, None]).sum())
-        return torch.stack(out)
+            predicted = logits[b, start - 1 : start - 1 + len(target_ids)]
+            out.append(predicted.gather(-1, target_ids[:, None])[:, 0])
+        return out
+
+    def target_logprob_from_logits(
+        self, logits: torch.Tensor, rows: Sequence[Encoded], first_position: int = 0
+    ) -> torch.Tensor:
+        """log p(target) per row: the class log-probability, or the summed log-probability of
+        the target tokens under teacher forcing for a causal LM."""
+        return torch.stack([v.sum() for v in self.target_values_from_logits(logits, rows, first_position)])
 
     def target_logprob(self, inputs: dict, rows: Sequence[Encoded], first_position: int = 0) -> torch.Tensor:
         """log p(target) per row from one forward pass on `inputs` (see `forward_for_target`)."""
         return self.forward_for_target(inputs, rows, first_position)[0]
 
+    def target_output(self, inputs: dict, rows: Sequence[Encoded], output: str = "logprob") -> torch.Tensor:
+        """The explained output per row, summed over a causal LM's target tokens: the target's
+        log-probability or its logit (see `target_values_from_logits`)."""
+        return self.forward_for_target(inputs, rows, output=output)[0]
+
     def forward_for_target(
-        self, inputs: dict, rows: Sequence[Encoded], first_position: int = 0, **hf_kwargs: Any
-    ) -> tuple[torch.Tensor, Any]:
-        """One forward pass: log p(target) per row, and the model's raw output.
+        self,
+        inputs: dict,
+        rows: Sequence[Encoded],
+        first_position: int = 0,
+        output: str = "logprob",
+        per_token: bool = False,
+        **hf_kwargs: Any,
+    ) -> tuple[torch.Tensor | list[torch.Tensor], Any]:
+        """One forward pass: the target's output per row (summed over target tokens, or with
+        `per_token` a list of one value per target token), and the model's raw output.
 
         A causal LM projects onto its vocabulary only the positions that predict target tokens
         (that projection is a fifth of SmolLM2's compute per position and its largest tensor),
         and keeps no KV cache unless asked with `use_cache=True`. `first_position` is the
         sequence position where `inputs` start, after a given cache."""
-        if self.kind != "causal-lm" or not self._accepts_logits_to_keep:
-            output = self.hf(**inputs, **hf_kwargs)
-            return self.target_logprob_from_logits(output.logits, rows, first_position), output
-        sequence = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"]
-        end = first_position + sequence.shape[1]
-        first_predicting = min(row.n_positions for row in rows) - 1
-        hf_kwargs.setdefault("use_cache", False)
-        output = self.hf(**inputs, **hf_kwargs, logits_to_keep=end - first_predicting)
-        return self.target_logprob_from_logits(output.logits, rows, first_predicting), output
+        if self.kind == "causal-lm" and self._accepts_logits_to_keep:
+            sequence = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"]
+            end = first_position + sequence.shape[1]
+            first_position = min(row.n_positions for row in rows) - 1
+            hf_kwargs.setdefault("use_cache", False)
+            raw = self.hf(**inputs, **hf_kwargs, logits_to_keep=end - first_position)
+        else:
+            raw = self._forward(inputs, **hf_kwargs)
+        values = self.target_values_from_logits(raw.logits, rows, first_position, output)
+        return (values if per_token else torch.stack([v.sum() for v in values])), raw
+
+    def _forward(self, inputs: dict, **hf_kwargs: Any) -> Any:
+        """The model's raw output (with `.logits`) on batched inputs."""
+        return self.hf(**inputs, **hf_kwargs)
+
+    def black_fill(self, pixels: torch.Tensor) -> torch.Tensor:
+        """A black image as the model reads it, the shape of `pixels`: an all-zero image in pixel
+        space through the model's own preprocessing (ImageNet-normalised black is not 0)."""
+        height, width = pixels.shape[-2:]
+        black = self._preprocess_image(np.zeros((height, width, 3), dtype=np.uint8))
+        per_channel = black.to(pixels.device, pixels.dtype).mean(dim=(-2, -1), keepdim=True)
+        return per_channel.expand_as(pixels).clone()
+
+    def _preprocess_image(self, image: Any) -> torch.Tensor:
+        """(1, C, H, W) pixels of an image, as `encode` computes them."""
+        return self.processor(images=image, return_tensors="pt")["pixel_values"]
 
     # ----- attention -------------------------------------------------------------------
     @contextmanager

@@ -3,9 +3,10 @@
 A removal is a boolean mask over the explained positions. Text positions are replaced by a
 token (`mask`: the model's baseline token, i.e. mask, else pad, else unk; `pad`; `unk`) at the
 same position, or deleted and the rest re-indexed (`delete`). Image patches (ViT) or grid
-cells (CNN adapter) are replaced by zeros in the model's input space (`zero`), the image's
-per-channel mean (`mean`), or a Gaussian blur of the image (`blur`). Special positions are
-never removed.
+cells (CNN adapter) are replaced by black pixels (`black`, the default: an all-zero image
+through the model's own preprocessing), zeros in the model's normalised input space (`zero`,
+mid-grey under the usual normalisations), the image's per-channel mean (`mean`), or a Gaussian
+blur of the image (`blur`). Special positions are never removed.
 
 The score y of a variant is the softmax probability of the target class for classifiers and
 image classifiers, and the teacher-forced log-probability of the whole target text for causal
@@ -26,11 +27,13 @@ from bench.grid import cell_of_pixel
 from bench.models import Encoded, Model
 
 TEXT_REPLACEMENTS = ("mask", "pad", "unk", "delete")
-IMAGE_REPLACEMENTS = ("zero", "mean", "blur")
+IMAGE_REPLACEMENTS = ("black", "zero", "mean", "blur")
+"""The first is the default: black in pixel space (zero in the model's normalised input space is
+mid-grey under ImageNet or [-1, 1] normalisation, which is no removal of a grey patch)."""
 
 
 def default_replacement(model: Model) -> str:
-    return "zero" if model.kind == "image-classifier" else "mask"
+    return IMAGE_REPLACEMENTS[0] if model.kind == "image-classifier" else TEXT_REPLACEMENTS[0]
 
 
 def replacement_token_id(model: Model, replacement: str) -> int:
@@ -44,8 +47,13 @@ def replacement_token_id(model: Model, replacement: str) -> int:
     return int(token_id)
 
 
-def image_fill(pixels: torch.Tensor, replacement: str, patch_grid: tuple[int, int]) -> torch.Tensor:
-    """What removed pixels become: zero, the per-channel mean, or a blur of the image."""
+def image_fill(
+    model: Model, pixels: torch.Tensor, replacement: str, patch_grid: tuple[int, int]
+) -> torch.Tensor:
+    """What removed pixels become: black (through the model's preprocessing), zero in the
+    normalised input space, the per-channel mean, or a blur of the image."""
+    if replacement == "black":
+        return model.black_fill(pixels)
     if replacement == "zero":
         return torch.zeros_like(pixels)
     if replacement == "mean":
@@ -74,7 +82,7 @@ class Perturber:
         self.removable = np.flatnonzero(~np.asarray(encoded.special, dtype=bool))
         """Positions that may be removed: the non-special explained positions, in order."""
         if model.kind == "image-classifier":
-            self._fill = image_fill(encoded.pixel_values, replacement, encoded.patch_grid)
+            self._fill = image_fill(model, encoded.pixel_values, replacement, encoded.patch_grid)
         elif replacement != "delete":
             self._token_id = replacement_token_id(model, replacement)
 

@@ -45,7 +45,7 @@ class RunConfig:
     model: str | None = None
     """A local model folder; default: the task's default model."""
     replacement: str | None = None
-    """How removed tokens are filled (mask | pad | unk | delete; images zero | mean | blur)."""
+    """How removed tokens are filled (mask | pad | unk | delete; images black | zero | mean | blur)."""
     sanity: bool = False
     """Also run the model-randomisation check (re-runs every method on a re-initialised model)."""
     params: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -7,13 +7,17 @@ forward), fed to the model through `inputs_embeds` so captum's plain Saliency, I
 IntegratedGradients and NoiseTunnel apply unchanged. A token's score aggregates its embedding
 dimensions: signed `sum` (keeps IG's completeness), or `l2` norm. Occlusion ablates token ids.
 
-Images: everything works on `encoded.pixel_values` through `model.target_logprob`, so a ViT
+Images: everything works on `encoded.pixel_values` through `model.target_output`, so a ViT
 and the CNN adapter are treated alike. Pixel scores are aggregated over channels (`sum` or
 `l2`), then summed (signed) within each patch/cell of `encoded.patch_grid`. A ViT's [CLS] is no
 pixel region: it scores 0.
 
-The function every method explains is `model.target_logprob_from_logits`: the target class's
-log-probability, or a causal LM's teacher-forced summed log-probability of the target text.
+What a gradient method differentiates is its `target_output` (`model.target_values_from_logits`):
+`"logit"`, the target's pre-softmax logit (the default: captum's `target=` convention, Chefer's
+`one_hot * output` and the AtMan repository's `captum_helper.py` all differentiate the logit),
+or `"logprob"`, its log-probability. For a causal LM both are summed over the target tokens,
+each read at the position that predicts it; the methods here are linear in the explained
+output, so the attribution of the sum is the sum of the per-token attributions.
 All forwards go through `model.hf`, so the adapter's pass counter sees captum's passes.
 """
 
@@ -21,25 +25,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
-from bench.errors import InputError
 from bench.grid import cell_of_pixel, pool_to_cells
 from bench.method import Method
-from bench.models import Encoded, Model
+from bench.models import TARGET_OUTPUTS, Encoded, Model
 from bench.perturbation import image_fill, replacement_token_id
 
 AGGREGATIONS = ("sum", "l2")
-TEXT_BASELINES = ("mask", "pad", "unk")
-"""`mask` is the model's baseline token: mask, else pad, else unk."""
-IMAGE_BASELINES = ("zero", "mean")
-"""Zeros in the model's (normalised) input space, or the image's per-channel mean."""
+TOKEN_BASELINES = ("mask", "pad", "unk")
+"""A token that stands for 'absent'; `mask` is the model's baseline token: mask, else pad, else unk."""
+TEXT_BASELINES = (*TOKEN_BASELINES, "zero")
+"""For methods on embeddings: a token's embedding, or the zero vector (captum's default baseline)."""
+IMAGE_BASELINES = ("black", "zero", "mean")
+"""Black pixels (through the model's preprocessing), zeros in the model's normalised input space
+(captum's default baseline), or the image's per-channel mean."""
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
-"""A batch of (perturbed) inputs -> (B,) target log-probabilities."""
+"""A batch of (perturbed) inputs -> (B,) target outputs."""
 
 
 @dataclass
@@ -53,62 +58,61 @@ class Attributable:
     """Same shape as `inputs`: what 'absent' means, for methods that take a baseline."""
 
 
-def check_choice(method: str, param: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InputError(f"method {method!r}: {param}={value!r} is not one of {', '.join(allowed)}")
-
-
-def check_baselines(method: str, params: dict[str, Any]) -> None:
-    check_choice(method, "baseline", params["baseline"], TEXT_BASELINES)
-    check_choice(method, "image_baseline", params["image_baseline"], IMAGE_BASELINES)
-
-
 def model_pixels(model: Model, encoded: Encoded) -> torch.Tensor:
     """(1, C, H, W) pixels on the model's device and dtype, a copy (never `encoded`'s own tensor)."""
     return model.batch([encoded])["pixel_values"].detach().clone()
 
 
-def pixel_forward(model: Model, encoded: Encoded) -> Forward:
-    return lambda pixels: model.target_logprob({"pixel_values": pixels}, [encoded] * len(pixels))
+def pixel_forward(model: Model, encoded: Encoded, output: str = "logprob") -> Forward:
+    return lambda pixels: model.target_output({"pixel_values": pixels}, [encoded] * len(pixels), output)
 
 
-def text_attributable(model: Model, encoded: Encoded, baseline: str | None) -> Attributable:
+def text_attributable(model: Model, encoded: Encoded, baseline: str | None, output: str) -> Attributable:
     """Prompt embeddings; the baseline replaces every non-special explained token's embedding
-    with the baseline token's, keeping special tokens (so their IG score is exactly 0)."""
+    with the baseline token's (or zeros), keeping special tokens (so their IG score is exactly 0)."""
     n = encoded.n_positions
     ids = encoded.input_ids.to(model.device)
     with torch.no_grad():
         embeddings = model.embedding_layer(ids[None])
         baseline_embeddings = None
         if baseline is not None:
-            baseline_ids = ids[:n].clone()
             removable = torch.from_numpy(~np.asarray(encoded.special, dtype=bool)).to(model.device)
-            baseline_ids[removable] = replacement_token_id(model, baseline)
-            baseline_embeddings = model.embedding_layer(baseline_ids[None])
+            if baseline == "zero":
+                baseline_embeddings = embeddings[:, :n].clone()
+                baseline_embeddings[:, removable] = 0
+            else:
+                baseline_ids = ids[:n].clone()
+                baseline_ids[removable] = replacement_token_id(model, baseline)
+                baseline_embeddings = model.embedding_layer(baseline_ids[None])
     suffix = embeddings[:, n:]  # the target tokens of a causal LM: input, never explained
 
     def forward(prompt: torch.Tensor) -> torch.Tensor:
         batch = len(prompt)
         full = torch.cat([prompt, suffix.expand(batch, -1, -1)], dim=1)
         mask = torch.ones(full.shape[:2], dtype=torch.long, device=full.device)
-        return model.target_logprob({"inputs_embeds": full, "attention_mask": mask}, [encoded] * batch)
+        inputs = {"inputs_embeds": full, "attention_mask": mask}
+        return model.target_output(inputs, [encoded] * batch, output)
 
     return Attributable(embeddings[:, :n].clone().requires_grad_(), forward, baseline_embeddings)
 
 
 def attributable(
-    model: Model, encoded: Encoded, baseline: str | None = None, image_baseline_name: str | None = None
+    model: Model,
+    encoded: Encoded,
+    baseline: str | None = None,
+    image_baseline_name: str | None = None,
+    output: str = "logprob",
 ) -> Attributable:
     """What to attribute to; baselines only when named (`TEXT_BASELINES`, `IMAGE_BASELINES`)."""
     if model.kind != "image-classifier":
-        return text_attributable(model, encoded, baseline)
+        return text_attributable(model, encoded, baseline, output)
     pixels = model_pixels(model, encoded).requires_grad_()
     fill = (
         None
         if image_baseline_name is None
-        else image_fill(pixels.detach(), image_baseline_name, encoded.patch_grid)
+        else image_fill(model, pixels.detach(), image_baseline_name, encoded.patch_grid)
     )
-    return Attributable(pixels, pixel_forward(model, encoded), fill)
+    return Attributable(pixels, pixel_forward(model, encoded, output), fill)
 
 
 def position_scores(
@@ -140,19 +144,25 @@ class CaptumGradientMethod(Method):
 
     model_kinds = ("classifier", "causal-lm", "image-classifier")
     needs_gradients = True
-
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        check_choice(self.name, "aggregation", self.params["aggregation"], AGGREGATIONS)
-        if "baseline" in self.params:
-            check_baselines(self.name, self.params)
+    choices = {
+        "aggregation": AGGREGATIONS,
+        "target_output": TARGET_OUTPUTS,
+        "baseline": TEXT_BASELINES,
+        "image_baseline": IMAGE_BASELINES,
+    }
 
     def run(self, target: Attributable) -> torch.Tensor:
         """Captum's attributions, the shape of `target.inputs`."""
         raise NotImplementedError
 
     def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
-        target = attributable(model, encoded, self.params.get("baseline"), self.params.get("image_baseline"))
+        target = attributable(
+            model,
+            encoded,
+            self.params.get("baseline"),
+            self.params.get("image_baseline"),
+            self.params["target_output"],
+        )
         with torch.enable_grad():
             attributions = self.run(target)
         return position_scores(model, encoded, attributions, self.params["aggregation"])

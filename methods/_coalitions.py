@@ -5,7 +5,7 @@ Special positions ([CLS], [SEP], BOS) are always kept and score 0. A coalition s
 features are present; the others are removed through `bench.perturbation.Perturber`, the same
 machinery the deletion/insertion metrics use, so a method removes a token or patch exactly the
 way its faithfulness is later scored: text tokens are replaced by a token (`baseline`: mask,
-pad, unk; or `delete`), image cells are filled (`image_baseline`: zero, mean, blur).
+pad, unk; or `delete`), image cells are filled (`image_baseline`: black, zero, mean, blur).
 
 The function the methods explain is log p(target): the target class's log-probability, or a
 causal LM's teacher-forced summed log-probability of the target text. Variants run as batched
@@ -25,7 +25,7 @@ from bench.method import Method
 from bench.models import Encoded, Model
 from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS, Perturber
 
-COALITION_DEFAULTS = {"seed": 0, "baseline": "mask", "image_baseline": "zero", "batch_size": 64}
+COALITION_DEFAULTS = {"seed": 0, "baseline": "mask", "image_baseline": "black", "batch_size": 64}
 """Parameters every coalition method takes: its seed, how features are removed, rows per forward."""
 
 

@@ -2,10 +2,18 @@
 
 The relevance map starts as the identity and each layer, first to last, adds its
 gradient-weighted attention: R <- R + mean_heads[(dA * A)^+] @ R, where dA is the gradient of
-the target's log-probability with respect to that layer's attention probabilities. Weighting
-by the gradient keeps only the heads and links that push towards the target, which raw
-attention and rollout cannot tell apart. This is the AtMan paper's "Chefer" baseline; one
-forward and one backward pass.
+the target's output with respect to that layer's attention probabilities. Weighting by the
+gradient keeps only the heads and links that push towards the target, which raw attention and
+rollout cannot tell apart. This is the AtMan paper's "Chefer" baseline.
+
+Ported from hila-chefer/Transformer-MM-Explainability (`avg_heads`, `apply_self_attention_rules`
+in `Transformer_MM_explainability_ViT.ipynb`, read at R[0, 1:]) and its decoder port in
+Aleph-Alpha/AtMan `atman_magma/chefer/method.py` (one backward per target token of that token's
+`one_hot * logits`, R read at row P - 1 + t). The score is the read row of R - I: the identity R
+starts from is no relevance (Chefer's code drops [CLS] -> [CLS] the same way), and a causal LM's
+target tokens' rows are summed. `target_output` is the logit by default, as both references
+differentiate; the clamp makes the method non-linear in the gradient, so each target token
+gets its own backward pass.
 """
 
 from __future__ import annotations
@@ -14,8 +22,8 @@ import numpy as np
 import torch
 
 from bench.method import Method, register_method
-from bench.models import Encoded, Model
-from methods._attention_maps import capture, read_row
+from bench.models import TARGET_OUTPUTS, Encoded, Model
+from methods._attention_maps import capture, read_rows
 
 
 def relevance(attentions: list[torch.Tensor], gradients: list[torch.Tensor]) -> torch.Tensor:
@@ -29,13 +37,25 @@ def relevance(attentions: list[torch.Tensor], gradients: list[torch.Tensor]) -> 
 @register_method("gae")
 class GradientWeightedAttention(Method):
     name = "gae"
-    defaults = {"batch_size": 16}
+    defaults = {"target_output": "logit", "batch_size": 16}
+    choices = {"target_output": TARGET_OUTPUTS}
     needs_attention = True
     needs_gradients = True
 
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
-        maps = capture(model, batch, gradients=True, batch_size=int(self.params["batch_size"]))
-        return [
-            relevance(m.attentions, m.attention_gradients)[read_row(model, e), : e.n_positions].numpy()
-            for m, e in zip(maps, batch, strict=True)
-        ]
+        maps = capture(
+            model,
+            batch,
+            gradients=True,
+            batch_size=int(self.params["batch_size"]),
+            target_output=self.params["target_output"],
+        )
+        scores = []
+        for m, encoded in zip(maps, batch, strict=True):
+            n = encoded.n_positions
+            total = torch.zeros(n, dtype=torch.float64)
+            for row, gradients in zip(read_rows(model, encoded), m.attention_gradients, strict=True):
+                matrix = relevance(m.attentions, gradients) - torch.eye(len(encoded.input_ids))
+                total += matrix[row, :n]
+            scores.append(total.numpy())
+        return scores

@@ -1,7 +1,8 @@
 """GradCAM (Selvaraju et al. 2017) for image classifiers: a ViT's patch tokens or a CNN's last conv layer.
 
 GradCAM weights each channel of a late feature map by its mean gradient towards the target's
-log-probability and keeps the positive part of the weighted sum: where the features the
+output (`target_output`: the logit by default, as the paper and captum's `target=` do; or the
+log-probability) and keeps the positive part of the weighted sum: where the features the
 target is sensitive to light up.
 
 ViT: the feature map is the patch tokens entering the last block (its input, not its
@@ -21,7 +22,7 @@ from bench.cnn import CNNModel
 from bench.errors import NotApplicableError
 from bench.grid import pool_to_cells
 from bench.method import Method, register_method
-from bench.models import Encoded, Model
+from bench.models import TARGET_OUTPUTS, Encoded, Model
 from methods._attention_maps import capture
 
 
@@ -41,24 +42,36 @@ def last_conv_layer(module: torch.nn.Module) -> torch.nn.Conv2d:
 @register_method("gradcam")
 class GradCAM(Method):
     name = "gradcam"
-    defaults = {"batch_size": 16}
+    defaults = {"target_output": "logit", "batch_size": 16}
+    choices = {"target_output": TARGET_OUTPUTS}
     model_kinds = ("image-classifier",)
     needs_gradients = True
 
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
         if isinstance(model, CNNModel):
             return self._cnn(model, batch)
-        maps = capture(model, batch, gradients=True, batch_size=int(self.params["batch_size"]))
+        maps = capture(
+            model,
+            batch,
+            gradients=True,
+            batch_size=int(self.params["batch_size"]),
+            target_output=self.params["target_output"],
+        )
         if len(maps[0].hidden_states) < 2:
             raise NotApplicableError(f"{model.name} has no transformer block to take GradCAM on")
         scores = []
         for m in maps:
-            patches = grad_cam(m.hidden_states[-2][1:], m.hidden_gradients[-2][1:])
+            (gradients,) = m.hidden_gradients  # one target: the class
+            patches = grad_cam(m.hidden_states[-2][1:], gradients[-2][1:])
             scores.append(np.concatenate([[0.0], patches.numpy()]))
         return scores
 
     def _cnn(self, model: CNNModel, batch: list[Encoded]) -> list[np.ndarray]:
-        gradcam = LayerGradCam(lambda pixels: model.hf(pixels).log_softmax(-1), last_conv_layer(model.hf))
+        logit = self.params["target_output"] == "logit"
+        gradcam = LayerGradCam(
+            lambda pixels: model.hf(pixels) if logit else model.hf(pixels).log_softmax(-1),
+            last_conv_layer(model.hf),
+        )
         scores = []
         size = int(self.params["batch_size"])
         for start in range(0, len(batch), size):

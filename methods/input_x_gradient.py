@@ -1,6 +1,8 @@
 """Input x gradient (Shrikumar et al. 2016): each input element times its gradient, a
 first-order estimate of what removing it (setting it to zero) changes. captum's InputXGradient
-on the input embeddings (text) or pixels (images). One forward and one backward pass.
+on the input embeddings (text) or pixels (images), of the target's logit by default
+(`target_output`, see methods/_captum.py; the AtMan repository's `captum_helper.py` explains
+each target token's logit). One forward and one backward pass.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from methods._captum import Attributable, CaptumGradientMethod
 @register_method("input-x-gradient")
 class InputXGradientMethod(CaptumGradientMethod):
     name = "input-x-gradient"
-    defaults = {"aggregation": "sum"}
+    defaults = {"aggregation": "sum", "target_output": "logit"}
 
     def run(self, target: Attributable) -> torch.Tensor:
         return InputXGradient(target.forward).attribute(target.inputs)

@@ -2,11 +2,13 @@
 baseline to the input. With the signed `sum` aggregation the scores add up to
 f(input) - f(baseline) (completeness), which the tests check.
 
-Text baseline: the embedding of the baseline token (`mask`: mask, else pad, else unk) at every
+Text baseline: the embedding of the baseline token (`mask`: mask, else pad, else unk) or the
+zero vector (`zero`, captum's default and the AtMan repository's `captum_helper.py`) at every
 non-special explained position; special tokens and a causal LM's target tokens are kept, so
 special tokens score exactly 0. Image baseline: zero pixels in the model's normalised input
-space, or the image's per-channel mean. captum's IntegratedGradients (Gauss-Legendre, `n_steps`
-points), `batch_size` path points per forward pass.
+space (captum's default), black pixels, or the image's per-channel mean. captum's
+IntegratedGradients (Gauss-Legendre, `n_steps` points), `batch_size` path points per forward
+pass, of the target's logit by default (`target_output`, see methods/_captum.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class IntegratedGradientsMethod(CaptumGradientMethod):
         "baseline": "mask",
         "image_baseline": "zero",
         "aggregation": "sum",
+        "target_output": "logit",
         "batch_size": 16,
     }
 

@@ -5,14 +5,15 @@ captum's FeatureAblation, every position its own feature, `perturbations_per_eva
 per forward pass. Text: each non-special explained token is replaced by the `baseline` token
 (`mask`: mask, else pad, else unk); special tokens are never replaced and score 0, and a causal
 LM's target tokens are never touched. Images: each patch (ViT) or grid cell (CNN adapter) has
-all its pixels replaced by `image_baseline` (zeros in the normalised input space, or the
-image's per-channel mean); a ViT's [CLS] is no pixel region and scores 0.
+all its pixels replaced by `image_baseline`: black in pixel space by default (the all-zero
+image through the model's preprocessing: occluding means painting the region black), or zeros
+in the normalised input space (mid-grey under the usual normalisations, so a grey region is
+hardly occluded at all), or the image's per-channel mean; a ViT's [CLS] is no pixel region and
+scores 0.
 Cost: one forward pass for the input plus one per replaced position.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import torch
@@ -22,8 +23,9 @@ from bench.method import Method, register_method
 from bench.models import Encoded, Model
 from bench.perturbation import image_fill, replacement_token_id
 from methods._captum import (
+    IMAGE_BASELINES,
+    TOKEN_BASELINES,
     cells_with_leading_zeros,
-    check_baselines,
     model_pixels,
     pixel_cells,
     pixel_forward,
@@ -33,11 +35,8 @@ from methods._captum import (
 @register_method("occlusion")
 class Occlusion(Method):
     name = "occlusion"
-    defaults = {"baseline": "mask", "image_baseline": "zero", "perturbations_per_eval": 16}
-
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        check_baselines(self.name, self.params)
+    defaults = {"baseline": "mask", "image_baseline": "black", "perturbations_per_eval": 16}
+    choices = {"baseline": TOKEN_BASELINES, "image_baseline": IMAGE_BASELINES}
 
     def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
         per_eval = int(self.params["perturbations_per_eval"])
@@ -51,7 +50,7 @@ class Occlusion(Method):
         cells = pixel_cells(encoded)
         drops = FeatureAblation(pixel_forward(model, encoded)).attribute(
             pixels,
-            baselines=image_fill(pixels, self.params["image_baseline"], encoded.patch_grid),
+            baselines=image_fill(model, pixels, self.params["image_baseline"], encoded.patch_grid),
             feature_mask=cells.to(pixels.device),
             perturbations_per_eval=per_eval,
         )

@@ -3,8 +3,14 @@
 Each layer's head-averaged attention is mixed half and half with the identity (the residual
 connection), rows renormalised, and the layers multiplied from first to last, so the map
 follows information through every layer instead of reading only the last one. The score of
-a position is the rollout row of the reading position ([CLS], or the position predicting the
-target of a causal LM).
+a position is the rollout row of the reading position ([CLS]; for a causal LM, the rows of the
+positions that predict each target token, summed), with the row's own (self) entry set to 0:
+the residual's identity flows mostly to itself and is no relevance.
+
+Ported from Aleph-Alpha/AtMan `atman_magma/attention_rollout/attention_rollout.py` (A + I,
+renormalised, multiplied first to last, rows P - 1 + t summed over the target tokens) and
+hila-chefer/Transformer-MM-Explainability `lxmert/lxmert/src/ExplanationGenerator.py`
+(`compute_rollout_attention`, read without the [CLS] -> [CLS] entry).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import torch
 
 from bench.method import Method, register_method
 from bench.models import Encoded, Model
-from methods._attention_maps import capture, read_row
+from methods._attention_maps import capture, read_rows
 
 
 def rollout(attentions: list[torch.Tensor]) -> torch.Tensor:
@@ -35,7 +41,8 @@ class AttentionRollout(Method):
 
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
         maps = capture(model, batch, batch_size=int(self.params["batch_size"]))
-        return [
-            rollout(m.attentions)[read_row(model, e), : e.n_positions].numpy()
-            for m, e in zip(maps, batch, strict=True)
-        ]
+        scores = []
+        for m, encoded in zip(maps, batch, strict=True):
+            matrix = rollout(m.attentions).fill_diagonal_(0.0)
+            scores.append(matrix[read_rows(model, encoded), : encoded.n_positions].sum(0).numpy())
+        return scores

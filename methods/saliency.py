@@ -1,4 +1,5 @@
-"""Saliency (Simonyan et al. 2014): the gradient of the target's log-probability at the input.
+"""Saliency (Simonyan et al. 2014): the gradient of the target's output at the input, the logit
+by default (`target_output`, see methods/_captum.py).
 
 captum's Saliency on the input embeddings (text) or pixels (images), signed (abs=False) so the
 aggregation decides. The default is `l2`, the gradient norm per token (per pixel over its
@@ -20,7 +21,7 @@ from methods._captum import Attributable, CaptumGradientMethod
 @register_method("saliency")
 class SaliencyMethod(CaptumGradientMethod):
     name = "saliency"
-    defaults = {"aggregation": "l2"}
+    defaults = {"aggregation": "l2", "target_output": "logit"}
 
     def run(self, target: Attributable) -> torch.Tensor:
         return Saliency(target.forward).attribute(target.inputs, abs=False)

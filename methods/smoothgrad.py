@@ -20,7 +20,14 @@ from methods._captum import Attributable, CaptumGradientMethod
 @register_method("smoothgrad")
 class SmoothGrad(CaptumGradientMethod):
     name = "smoothgrad"
-    defaults = {"n_samples": 25, "noise_level": 0.15, "seed": 0, "aggregation": "l2", "batch_size": 16}
+    defaults = {
+        "n_samples": 25,
+        "noise_level": 0.15,
+        "seed": 0,
+        "aggregation": "l2",
+        "target_output": "logit",
+        "batch_size": 16,
+    }
 
     def run(self, target: Attributable) -> torch.Tensor:
         stdev = float(self.params["noise_level"]) * float(

@@ -39,7 +39,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", help="task split (default test)")
     parser.add_argument("--data", help="local data path of the task")
     parser.add_argument("--model", help="local model folder (default: the task's default model)")
-    parser.add_argument("--replacement", help="mask | pad | unk | delete (images: zero | mean | blur)")
+    parser.add_argument(
+        "--replacement", help="mask | pad | unk | delete (images: black | zero | mean | blur)"
+    )
     parser.add_argument("--sanity", action="store_true", default=None, help="add the randomisation check")
     parser.add_argument("--out", help="run folder (default results/<name>)")
     parser.add_argument("--name", help="run name (default <task>-<date>)")

@@ -1,5 +1,5 @@
 """How the faithfulness ranking depends on what replaces deleted tokens (mask, pad, unk, delete;
-images zero, mean, blur): the methods' ranks by mean deletion AUC under each replacement found
+images black, zero, mean, blur): the methods' ranks by mean deletion AUC under each replacement found
 in the records. Crossing lines mean the ranking is an artefact of the replacement choice."""
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ def features(encoded) -> np.ndarray:
 
 def value(model, encoded, present) -> float:
     """log p(target) with the non-special positions whose `present` entry is False removed: text
-    tokens become the model's baseline token, image cells become zeros."""
+    tokens become the model's baseline token, image cells become black: -1 for both tiny image
+    models, which normalise pixel values 0..255 to [-1, 1]."""
     absent = features(encoded)[~np.asarray(present, dtype=bool)]
     ids, pixels = encoded.input_ids.clone(), encoded.pixel_values
     if model.kind == "image-classifier":
@@ -23,7 +24,7 @@ def value(model, encoded, present) -> float:
         first_cell = encoded.n_positions - rows * cols  # a ViT's [CLS] comes first
         for position in absent:
             r, c = divmod(int(position) - first_cell, cols)
-            pixels[..., r * height : (r + 1) * height, c * width : (c + 1) * width] = 0
+            pixels[..., r * height : (r + 1) * height, c * width : (c + 1) * width] = -1
     else:
         ids[torch.from_numpy(absent)] = model.baseline_token_id
     row = replace(encoded, pixel_values=pixels)

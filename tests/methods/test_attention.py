@@ -1,4 +1,5 @@
-"""Raw attention equals the last layer's softmax(QK^T / sqrt(d)), recomputed from the module weights."""
+"""Raw attention equals the last layer's softmax(QK^T / sqrt(d)), recomputed from the module weights,
+read at [CLS], or for a causal LM at the row predicting each target token, summed."""
 
 import numpy as np
 import pytest
@@ -59,8 +60,9 @@ def test_attention_is_the_head_mean_of_the_last_layer_softmax(name, request):
         scores = np.where(np.tril(np.ones((length, length), dtype=bool)), scores, -np.inf)
     probabilities = np.exp(scores - scores.max(-1, keepdims=True))
     probabilities /= probabilities.sum(-1, keepdims=True)
-    row = encoded.n_positions - 1 if model.kind == "causal-lm" else 0
-    expected = probabilities.mean(0)[row, : encoded.n_positions]
+    n = encoded.n_positions
+    rows = [0] if model.kind != "causal-lm" else [n - 1 + t for t in range(len(encoded.target_ids))]
+    expected = sum(probabilities.mean(0)[row, :n] for row in rows)
 
     explanation = bench.explain("attention", model, inputs, target=target)
     assert len(explanation.scores) == encoded.n_positions

@@ -1,4 +1,8 @@
-"""The captum gradient methods against hand autograd computations and the IG completeness axiom."""
+"""The captum gradient methods against hand autograd computations and the IG completeness axiom.
+
+What they differentiate is written out here from the model's raw logits: the target's logit (the
+default `target_output`) or its log-probability, summed over a causal LM's target tokens, each
+read at the position that predicts it."""
 
 from dataclasses import replace
 
@@ -33,19 +37,36 @@ def encode(model, name):
     return model.encode(encoded_inputs(name), TARGETS[name])
 
 
-def logprob(model, encoded, ids=None) -> float:
+def raw_logits(model, inputs: dict) -> torch.Tensor:
+    """(1, classes) or (1, T, vocabulary) logits straight from the wrapped module."""
+    if model.kind == "image-classifier" and not hasattr(model.hf, "config"):  # the CNN
+        return model.hf(inputs["pixel_values"])
+    return model.hf(**inputs).logits
+
+
+def explained(model, encoded, logits: torch.Tensor, output: str) -> torch.Tensor:
+    """The target's logit or log-probability; a causal LM's summed over its target tokens."""
+    if output == "logprob":
+        logits = logits.double().log_softmax(-1)
+    if model.kind != "causal-lm":
+        return logits[0, encoded.target]
+    n = encoded.n_positions
+    return sum(logits[0, n - 1 + t, int(token)] for t, token in enumerate(encoded.target_ids))
+
+
+def output_of(model, encoded, ids=None, output="logit") -> float:
     with torch.no_grad():
         inputs = model.batch([encoded], input_ids=None if ids is None else [ids])
-        return float(model.target_logprob(inputs, [encoded])[0])
+        return float(explained(model, encoded, raw_logits(model, inputs), output))
 
 
-def embedding_gradient(model, encoded) -> tuple[np.ndarray, np.ndarray]:
-    """Prompt embeddings (n, hidden) and d log p(target) / d them, through the input_ids path."""
+def embedding_gradient(model, encoded, output="logit") -> tuple[np.ndarray, np.ndarray]:
+    """Prompt embeddings (n, hidden) and d output / d them, through the input_ids path."""
     seen = {}
     layer = model.hf.get_input_embeddings()
-    handle = layer.register_forward_hook(lambda module, args, output: seen.update(e=output))
+    handle = layer.register_forward_hook(lambda module, args, out: seen.update(e=out))
     try:
-        value = model.target_logprob(model.batch([encoded]), [encoded]).sum()
+        value = explained(model, encoded, raw_logits(model, model.batch([encoded])), output)
     finally:
         handle.remove()
     (gradient,) = torch.autograd.grad(value, seen["e"])
@@ -53,10 +74,10 @@ def embedding_gradient(model, encoded) -> tuple[np.ndarray, np.ndarray]:
     return seen["e"][0, :n].detach().double().numpy(), gradient[0, :n].double().numpy()
 
 
-def pixel_gradient(model, encoded) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels (C, H, W) and d log p(target) / d pixels."""
+def pixel_gradient(model, encoded, output="logit") -> tuple[np.ndarray, np.ndarray]:
+    """Pixels (C, H, W) and d output / d pixels."""
     pixels = encoded.pixel_values.clone().requires_grad_()
-    value = model.target_logprob({"pixel_values": pixels}, [encoded]).sum()
+    value = explained(model, encoded, raw_logits(model, {"pixel_values": pixels}), output)
     (gradient,) = torch.autograd.grad(value, pixels)
     return pixels[0].detach().double().numpy(), gradient[0].double().numpy()
 
@@ -79,14 +100,14 @@ def test_integrated_gradients_is_complete_at_200_steps(name, request):
     model = get_model(name, request)
     encoded = encode(model, name)
     if model.kind == "image-classifier":
-        baseline = logprob(model, replace(encoded, pixel_values=torch.zeros_like(encoded.pixel_values)))
+        baseline = output_of(model, replace(encoded, pixel_values=torch.zeros_like(encoded.pixel_values)))
     else:
         ids = encoded.input_ids.clone()
         for i in range(encoded.n_positions):
             if not encoded.special[i]:
                 ids[i] = model.tokenizer.mask_token_id
-        baseline = logprob(model, encoded, ids)
-    difference = logprob(model, encoded) - baseline
+        baseline = output_of(model, encoded, ids)
+    difference = output_of(model, encoded) - baseline
     assert abs(difference) > 0.05  # a real gap, or the check says nothing
 
     explanation = bench.explain(
@@ -95,6 +116,44 @@ def test_integrated_gradients_is_complete_at_200_steps(name, request):
     assert abs(explanation.scores.sum() - difference) <= 0.02 * abs(difference)
     assert np.all(explanation.scores[encoded.special] == 0)  # kept in the baseline (text), [CLS] (ViT)
     assert (explanation.cost.forward_passes, explanation.cost.backward_passes) == (200, 200)
+
+
+@pytest.mark.parametrize("name", ["bert", "gpt2", "llama"])
+def test_zero_text_baseline_is_complete_against_zero_embeddings(name, request):
+    """captum's default baseline: the zero vector at every non-special explained position."""
+    model = request.getfixturevalue(name)
+    encoded = encode(model, name)
+    n = encoded.n_positions
+    with torch.no_grad():
+        embeddings = model.hf.get_input_embeddings()(encoded.input_ids[None]).clone()
+        embeddings[0, np.flatnonzero(~encoded.special)] = 0
+        inputs = {"inputs_embeds": embeddings, "attention_mask": torch.ones(1, len(encoded.input_ids))}
+        baseline = float(explained(model, encoded, raw_logits(model, inputs), "logit"))
+    difference = output_of(model, encoded) - baseline
+    assert abs(difference) > 0.05 and n > 0
+    explanation = bench.explain(
+        "integrated-gradients", model, TEXT, TARGETS[name], baseline="zero", n_steps=200, batch_size=200
+    )
+    assert abs(explanation.scores.sum() - difference) <= 0.02 * abs(difference)
+
+
+@pytest.mark.parametrize("name", ["bert", "gpt2", "llama"])
+@pytest.mark.parametrize("output", ["logit", "logprob"])
+def test_text_gradients_of_either_output_equal_hand_autograd(name, output, request):
+    model = request.getfixturevalue(name)
+    embeddings, gradient = embedding_gradient(model, encode(model, name), output)
+    saliency = bench.explain("saliency", model, TEXT, TARGETS[name], target_output=output)
+    np.testing.assert_allclose(saliency.scores, np.linalg.norm(gradient, axis=-1), rtol=1e-4, atol=1e-6)
+    input_x_gradient = bench.explain("input-x-gradient", model, TEXT, TARGETS[name], target_output=output)
+    np.testing.assert_allclose(input_x_gradient.scores, (embeddings * gradient).sum(-1), rtol=1e-4, atol=1e-6)
+
+
+def test_the_logit_and_the_logprob_give_different_gradients(llama):
+    """Otherwise the two checks above could pass with one output for both."""
+    encoded = encode(llama, "llama")
+    _, logit = embedding_gradient(llama, encoded, "logit")
+    _, logprob = embedding_gradient(llama, encoded, "logprob")
+    assert np.abs(logit - logprob).max() > 0.1 * np.abs(logit).max()
 
 
 @pytest.mark.parametrize("name", ["bert", "gpt2", "llama"])
@@ -181,3 +240,5 @@ def test_bad_parameters_are_refused_by_name():
         get_method("saliency", aggregation="max")
     with pytest.raises(InputError, match="baseline='zeros'"):
         get_method("integrated-gradients", baseline="zeros")
+    with pytest.raises(InputError, match="target_output='probability'"):
+        get_method("input-x-gradient", target_output="probability")

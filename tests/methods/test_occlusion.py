@@ -9,7 +9,7 @@ import torch
 import bench
 from bench.api import get_method
 from bench.errors import InputError
-from tests.tiny import tiny_cnn, tiny_image
+from tests.tiny import tiny_cnn, tiny_image, tiny_vit
 
 TEXT = "free cash prize call now"
 
@@ -43,7 +43,8 @@ def patch_loop(model, encoded, fill: str) -> np.ndarray:
         for c in range(cols):
             occluded = pixels.clone()
             patch = occluded[..., r * height : (r + 1) * height, c * width : (c + 1) * width]
-            patch[:] = 0 if fill == "zero" else pixels.mean(dim=(-2, -1), keepdim=True)
+            # black: pixel value 0, which both tiny image models normalise to -1
+            patch[:] = {"zero": 0, "black": -1}.get(fill, pixels.mean(dim=(-2, -1), keepdim=True))
             drops.append(full - logprob(model, encoded, pixels=occluded))
     return np.array(drops)
 
@@ -65,7 +66,7 @@ def test_text_occlusion_equals_an_explicit_loop(name, target, baseline, request)
 
 
 @pytest.mark.parametrize("name, target", [("vit", 2), ("cnn", 0)])
-@pytest.mark.parametrize("fill", ["zero", "mean"])
+@pytest.mark.parametrize("fill", ["black", "zero", "mean"])
 def test_patch_occlusion_equals_an_explicit_loop(name, target, fill, request):
     model = tiny_cnn() if name == "cnn" else request.getfixturevalue(name)
     encoded = model.encode(tiny_image(), target)
@@ -77,6 +78,26 @@ def test_patch_occlusion_equals_an_explicit_loop(name, target, fill, request):
     np.testing.assert_allclose(explanation.scores, expected, rtol=1e-5, atol=1e-6)
     rows, cols = encoded.patch_grid
     assert explanation.cost.forward_passes == 1 + rows * cols
+
+
+def test_images_are_occluded_to_black_by_default(vit):
+    encoded = vit.encode(tiny_image(), 2)
+    default = bench.explain("occlusion", vit, tiny_image(), 2)
+    np.testing.assert_allclose(default.scores, patch_loop(vit, encoded, "black"), rtol=1e-5, atol=1e-6)
+
+
+def test_black_goes_through_the_models_own_normalisation():
+    """ImageNet normalisation: black is -mean/std per channel, not the normalised zero (grey)."""
+    from transformers import ViTImageProcessorPil
+
+    vit = tiny_vit()
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    vit.processor = ViTImageProcessorPil(size={"height": 16, "width": 16}, image_mean=mean, image_std=std)
+    pixels = vit.encode(tiny_image(), 2).pixel_values
+    black = vit.black_fill(pixels)
+    expected = -torch.tensor(mean) / torch.tensor(std)
+    assert black.shape == pixels.shape
+    np.testing.assert_allclose(black[0, :, 3, 5].numpy(), expected.numpy(), rtol=1e-5)
 
 
 def test_batching_perturbations_changes_no_score(bert):
