@@ -1,11 +1,14 @@
 """Attention math that explanation methods change, plugged in through transformers' AttentionInterface.
 
 `suppressed_attention` is AtMan's attention (arXiv 2301.08110): the pre-softmax scores of every
-row are shifted by their minimum over valid keys and multiplied, column by column, by a
-per-key factor (1 - f for a suppressed key, 1 elsewhere), before the additive mask and the
-softmax. Rows that scale a single key (exact AtMan) rewrite only that key's column, which the
-softmax cannot tell apart. The factors for the current forward pass come from `suppress(...)`,
-a context manager holding them in a ContextVar, so nothing leaks between calls or threads.
+row are shifted by their minimum and multiplied, column by column, by a per-key factor (1 - f
+for a suppressed key, 1 elsewhere), before the additive mask and the softmax. The minimum is
+over the row's valid keys (`row_min="valid"`), or over every key of the sequence, the causally
+masked ones included (`"all"`, as Aleph-Alpha/AtMan `atman_magma/manipulate_attention.py` takes
+it from the raw scores before the causal mask; padding keys are never counted). Rows that scale
+a single key (exact AtMan) rewrite only that key's column, which the softmax cannot tell apart.
+The factors for the current forward pass come from `suppress(...)`, a context manager holding
+them in a ContextVar, so nothing leaks between calls or threads.
 With no factors set it is eager attention (up to rounding: it scales the queries, not the
 scores).
 """
@@ -25,6 +28,7 @@ from transformers.masking_utils import eager_mask
 from bench.errors import AttentionNotReachableError
 
 SUPPRESSED_ATTENTION = "xai_bench_suppressed"
+ROW_MINIMA = ("valid", "all")
 
 
 @dataclass
@@ -38,6 +42,8 @@ class Suppression:
     """
 
     factors: torch.Tensor
+    row_min: str = "valid"
+    """Which keys a row's minimum is taken over: "valid" (unmasked) or "all" (every non-padding key)."""
     calls: int = 0
     recorded: list[tuple[torch.Tensor, torch.Tensor]] | None = None
     single_keys: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -60,14 +66,17 @@ _ACTIVE: ContextVar[Suppression | None] = ContextVar("xai_bench_suppression", de
 
 
 @contextmanager
-def suppress(factors: torch.Tensor, record: bool = False) -> Iterator[Suppression]:
+def suppress(factors: torch.Tensor, record: bool = False, row_min: str = "valid") -> Iterator[Suppression]:
     """Apply per-row key factors to every attention layer of the forward passes in the body
-    (and, with `record`, keep each layer's shifted scores and weights on the yielded spec).
+    (and, with `record`, keep each layer's shifted scores and weights on the yielded spec);
+    `row_min` says which keys each row's minimum is taken over (see `Suppression`).
 
     Raises AttentionNotReachableError if no layer applied them: the model's attention does not
     go through the registered function, and any scores would be fake.
     """
-    spec = Suppression(factors, recorded=[] if record else None)
+    if row_min not in ROW_MINIMA:
+        raise ValueError(f"row_min={row_min!r} is not one of {', '.join(ROW_MINIMA)}")
+    spec = Suppression(factors, row_min=row_min, recorded=[] if record else None)
     token = _ACTIVE.set(spec)
     try:
         yield spec
@@ -118,6 +127,8 @@ def suppressed_attention(
             row_min = scores.amin(dim=-1, keepdim=True)
         else:
             valid = attention_mask[..., : scores.shape[-1]] > torch.finfo(scores.dtype).min / 2
+            if spec.row_min == "all":  # a key valid for any query is no padding
+                valid = valid.any(dim=-2, keepdim=True)
             row_min = torch.where(valid, scores, torch.inf).amin(dim=-1, keepdim=True)
             row_min = torch.where(torch.isinf(row_min), 0.0, row_min)  # rows with no valid key
         if spec.single_keys is None:

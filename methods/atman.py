@@ -7,6 +7,18 @@ Positive scores support the target. Inputs are never edited; the suppression liv
 attention function (bench/attention.py). All variants run as batched forward passes, chunked
 by `batch_size`, with no gradients.
 
+Ported from Aleph-Alpha/AtMan: `atman_magma/explainer.py` (one variant per suppressed
+position, the unsuppressed pass first), `manipulate_attention.py` (the shifted, scaled scores;
+`row_min="all"` is its minimum over every key before the causal mask, `"valid"` ours over the
+unmasked keys), `conceptual_suppression.py` (with `conceptual_threshold` kappa, the positions
+whose input embeddings have cosine similarity >= kappa with i are suppressed with it, by
+1 - f * similarity; the similarities span every position the model reads, a causal LM's target
+tokens included, and a ViT's patches compare by their patch embeddings) and `logit_parsing.py`
+(the per-target-token cross-entropy change; `aggregate="squared"` sums its squares over the
+target tokens, as the official evaluation's `square_outputs=True` does, `"sum"` keeps the sign
+and is the change of the whole target's cross-entropy). The reference's `suppression_factor`
+is our 1 - f: its 0.1 is our default f = 0.9.
+
 Causal LMs take a shortcut that changes no score: suppressing key i leaves every position
 before i untouched, so the unsuppressed pass's KV cache is computed once and each chunk of
 variants (sorted by their first suppressed position) runs only the positions from there on.
@@ -23,10 +35,12 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from bench.attention import SUPPRESSED_ATTENTION, first_scaled_key, suppress
+from bench.attention import ROW_MINIMA, SUPPRESSED_ATTENTION, first_scaled_key, suppress
 from bench.errors import NotApplicableError
 from bench.method import Method, register_method
 from bench.models import Encoded, Model
+
+AGGREGATES = ("sum", "squared")
 
 
 @register_method("atman")
@@ -35,6 +49,8 @@ class AtMan(Method):
     defaults = {
         "suppression_factor": 0.9,
         "conceptual_threshold": None,
+        "aggregate": "sum",
+        "row_min": "valid",
         "batch_size": 32,  # rows per forward pass, at most
         # tokens per forward pass, at most (rows x padded length): attention's rows x L^2 cells
         # outgrow CPU caches (MiniLM at 256 tokens: 2 rows per pass ran 1.5x faster than 32);
@@ -46,30 +62,42 @@ class AtMan(Method):
         # position alone costs ~25 batched ones; 32 to 256 measured alike, 128 fastest)
         "pass_cost_positions": 128,
     }
+    choices = {"aggregate": AGGREGATES, "row_min": ROW_MINIMA}
     needs_attention = True
 
     def suppression_factors(self, model: Model, encoded: Encoded) -> torch.Tensor:
-        """(n + 1, n) multipliers: row 0 suppresses nothing, row 1 + i suppresses position i
-        (and, with a conceptual threshold, the positions whose embeddings resemble it)."""
-        n = encoded.n_positions
+        """(n + 1, L) multipliers over the L positions the model reads: row 0 suppresses nothing,
+        row 1 + i suppresses explained position i (and, with a conceptual threshold, every
+        position whose embedding resembles it, a causal LM's target tokens included)."""
+        n, length = encoded.n_positions, len(encoded.input_ids)
         f = float(self.params["suppression_factor"])
-        factors = torch.ones(n + 1, n, dtype=torch.float64)
+        factors = torch.ones(n + 1, length, dtype=torch.float64)
         kappa = self.params["conceptual_threshold"]
         if kappa is not None:
-            similarity = self._embedding_similarity(model, encoded)
-            related = (similarity >= float(kappa)).float()
+            similarity = self._embedding_similarity(model, encoded)[:n]
+            related = (similarity >= float(kappa)).double()
             factors[1:] = 1 - f * similarity * related
-        factors[1:].diagonal().fill_(1 - f)
+        factors[1:, :n].diagonal().fill_(1 - f)
         return factors
 
     @staticmethod
     def _embedding_similarity(model: Model, encoded: Encoded) -> torch.Tensor:
-        if model.kind == "image-classifier":
-            raise NotApplicableError("conceptual suppression needs token embeddings; images have none")
+        """(L, L) cosine similarities of the input embeddings: token embeddings, or a ViT's patch
+        embeddings (before position embeddings; [CLS] has none and resembles only itself)."""
         with torch.no_grad():
-            embeddings = model.embedding_layer(encoded.input_ids[: encoded.n_positions].to(model.device))
-        embeddings = torch.nn.functional.normalize(embeddings.float(), dim=-1)
-        return (embeddings @ embeddings.T).cpu()
+            if model.kind != "image-classifier":
+                embeddings = model.embedding_layer(encoded.input_ids.to(model.device))
+            else:
+                embeddings = model.embedding_layer(model.batch([encoded])["pixel_values"])[0]
+        embeddings = torch.nn.functional.normalize(embeddings.double(), dim=-1)
+        similarity = (embeddings @ embeddings.T).cpu()
+        if model.kind != "image-classifier":
+            return similarity
+        if len(similarity) >= len(encoded.input_ids):
+            raise NotApplicableError("conceptual suppression needs patch embeddings besides [CLS]")
+        whole = torch.eye(len(encoded.input_ids), dtype=torch.float64)
+        whole[-len(similarity) :, -len(similarity) :] = similarity
+        return whole
 
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
         factors = [self.suppression_factors(model, encoded) for encoded in batch]
@@ -80,30 +108,30 @@ class AtMan(Method):
                 ]
             else:
                 logprobs = self._batched_logprobs(model, batch, factors)
-        # CE(suppressed) - CE(plain) = log p(plain) - log p(suppressed)
-        return [(lp[0] - lp[1:]).double().numpy() for lp in logprobs]
+        # per target token, CE(suppressed) - CE(plain) = log p(plain) - log p(suppressed)
+        deltas = [lp[0] - lp[1:] for lp in logprobs]
+        if self.params["aggregate"] == "squared":
+            return [(delta**2).sum(-1).numpy() for delta in deltas]
+        return [delta.sum(-1).numpy() for delta in deltas]
 
     def _batched_logprobs(
         self, model: Model, batch: list[Encoded], factors: list[torch.Tensor]
     ) -> list[torch.Tensor]:
-        """log p(target) for every variant of every input, in padded chunks (`row_chunks`)."""
+        """(variants, target tokens) log-probabilities per input, in padded chunks (`row_chunks`)."""
         rows = [encoded for encoded, f in zip(batch, factors, strict=True) for _ in range(len(f))]
         row_factors = [row for f in factors for row in f]
-        logprobs = torch.empty(len(rows), dtype=torch.float64)
+        logprobs: list[torch.Tensor] = []
         lengths = [len(row.input_ids) for row in rows]
         for chunk_slice in row_chunks(lengths, int(self.params["batch_size"]), self.chunk_token_limit(model)):
             start, chunk = chunk_slice.start, rows[chunk_slice]
-            key_factors = torch.ones(
-                len(chunk), max(len(row.input_ids) for row in chunk), dtype=torch.float64
-            )
+            key_factors = torch.ones(len(chunk), max(lengths[chunk_slice]), dtype=torch.float64)
             for r, row in enumerate(chunk):
-                key_factors[r, : row.n_positions] = row_factors[start + r]
-            with suppress(key_factors.to(model.device)):
-                logprobs[start : start + len(chunk)] = (
-                    model.target_logprob(model.batch(chunk), chunk).cpu().double()
-                )
-        sizes = [len(f) for f in factors]
-        return list(torch.split(logprobs, sizes))
+                key_factors[r, : len(row.input_ids)] = row_factors[start + r]
+            with suppress(key_factors.to(model.device), row_min=self.params["row_min"]):
+                per_token, _ = model.forward_for_target(model.batch(chunk), chunk, per_token=True)
+            logprobs += [values.cpu().double() for values in per_token]
+        sizes = np.cumsum([0] + [len(f) for f in factors])
+        return [torch.stack(logprobs[a:b]) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
 
     def chunk_token_limit(self, model: Model) -> int | float:
         """`max_chunk_tokens` resolved for this model's device (math.inf: no limit)."""
@@ -117,12 +145,13 @@ class AtMan(Method):
         its first suppressed position on, on top of the unsuppressed pass's KV cache."""
         ids = encoded.input_ids[None].to(model.device)
         length = ids.shape[1]
-        key_factors = torch.ones(len(factors), length, dtype=torch.float64)
-        key_factors[:, : encoded.n_positions] = factors
-        with suppress(key_factors[:1].to(model.device)):
-            plain_logprob, plain = model.forward_for_target({"input_ids": ids}, [encoded], use_cache=True)
-        logprobs = torch.empty(len(factors), dtype=torch.float64)
-        logprobs[0] = plain_logprob[0].cpu().double()
+        row_min = self.params["row_min"]
+        with suppress(factors[:1].to(model.device), row_min=row_min):
+            plain_logprobs, plain = model.forward_for_target(
+                {"input_ids": ids}, [encoded], per_token=True, use_cache=True
+            )
+        logprobs = torch.empty(len(factors), len(encoded.target_ids), dtype=torch.float64)
+        logprobs[0] = plain_logprobs[0].cpu().double()
         layers = [(layer.keys, layer.values) for layer in plain.cache.layers]
         # first suppressed position of each variant; variants sorted by it share the longest prefix
         first = first_scaled_key(factors[1:])
@@ -138,8 +167,9 @@ class AtMan(Method):
             start, rows = starts[rows_slice.start], len(chunk)
             cache = _SharedPrefixCache.of(layers, start)
             inputs = {"input_ids": ids[:, start:].expand(rows, -1), "cache": cache}
-            with suppress(key_factors[chunk].to(model.device)):
-                logprobs[chunk] = model.target_logprob(inputs, [encoded] * rows, start).cpu().double()
+            with suppress(factors[chunk].to(model.device), row_min=row_min):
+                per_token, _ = model.forward_for_target(inputs, [encoded] * rows, start, per_token=True)
+            logprobs[chunk] = torch.stack(per_token).cpu().double()
         return logprobs
 
 

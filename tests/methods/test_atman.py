@@ -16,7 +16,9 @@ from methods.atman import row_chunks, suffix_chunks
 from tests.tiny import tiny_image
 
 REFERENCE = "test_reference_atman"
-_reference_factors: list[float] = []
+_reference = {"factors": [], "row_min": "valid"}
+"""What the reference attention applies in the next forward: one factor per key, and which keys
+each row's minimum is taken over ("valid": unmasked; "all": every key, as the official code)."""
 
 
 def reference_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
@@ -25,6 +27,7 @@ def reference_attention(module, query, key, value, attention_mask, scaling=None,
     batch, heads, q_len, dim = query.shape
     assert batch == 1
     scaling = dim**-0.5 if scaling is None else scaling
+    factors = _reference["factors"]
     output = torch.zeros_like(query)
     for h in range(heads):
         k, v = key[0, h // groups], value[0, h // groups]
@@ -34,9 +37,12 @@ def reference_attention(module, query, key, value, attention_mask, scaling=None,
                 attention_mask is not None and float(attention_mask[0, 0, row, j]) < -1e30
                 for j in range(k.shape[0])
             ]
-            row_min = min(s for s, m in zip(scores, masked, strict=True) if not m)
+            if _reference["row_min"] == "all":
+                row_min = min(scores)
+            else:
+                row_min = min(s for s, m in zip(scores, masked, strict=True) if not m)
             shifted = [
-                -math.inf if m else (s - row_min) * _reference_factors[j]
+                -math.inf if m else (s - row_min) * factors[j]
                 for j, (s, m) in enumerate(zip(scores, masked, strict=True))
             ]
             top = max(shifted)
@@ -49,19 +55,37 @@ AttentionInterface.register(REFERENCE, reference_attention)
 AttentionMaskInterface.register(REFERENCE, eager_mask)
 
 
-def reference_scores(model: bench.Model, text: str, target, f: float = 0.9) -> np.ndarray:
-    """One forward per suppressed position, each with the reference attention."""
-    encoded = model.encode(text, target)
+def target_token_logprobs(model: bench.Model, encoded, inputs) -> list[float]:
+    """log p of each target token (one value for a class), from the raw logits."""
+    logits = model.hf(**inputs).logits[0].double().log_softmax(-1)
+    if model.kind != "causal-lm":
+        return [float(logits[encoded.target])]
     n = encoded.n_positions
+    return [float(logits[n - 1 + t, int(token)]) for t, token in enumerate(encoded.target_ids)]
+
+
+def reference_logprobs(model: bench.Model, encoded, variants, row_min: str = "valid") -> np.ndarray:
+    """(1 + variants, target tokens): the unsuppressed pass, then one forward per variant, a
+    variant being {position: factor} over every position the model reads."""
     inputs = model.batch([encoded])
-    logprobs = []
+    rows = []
     with torch.no_grad(), model.attention_implementation(REFERENCE):
-        for suppressed in [None, *range(n)]:
-            _reference_factors[:] = [1.0] * len(encoded.input_ids)
-            if suppressed is not None:
-                _reference_factors[suppressed] = 1 - f
-            logprobs.append(float(model.target_logprob(inputs, [encoded])[0]))
-    return logprobs[0] - np.array(logprobs[1:])
+        for variant in [{}, *variants]:
+            _reference["factors"] = [variant.get(j, 1.0) for j in range(len(encoded.input_ids))]
+            _reference["row_min"] = row_min
+            rows.append(target_token_logprobs(model, encoded, inputs))
+    return np.array(rows)
+
+
+def reference_scores(
+    model: bench.Model, text: str, target, f: float = 0.9, aggregate: str = "sum", row_min: str = "valid"
+) -> np.ndarray:
+    """One forward per suppressed position, each with the reference attention; per target token
+    the change of its cross-entropy, summed (signed) or squared and summed."""
+    encoded = model.encode(text, target)
+    logprobs = reference_logprobs(model, encoded, [{i: 1 - f} for i in range(encoded.n_positions)], row_min)
+    deltas = logprobs[0] - logprobs[1:]
+    return (deltas**2).sum(-1) if aggregate == "squared" else deltas.sum(-1)
 
 
 @pytest.mark.parametrize("name", ["bert", "gpt2", "llama"])
@@ -77,17 +101,47 @@ def test_atman_equals_explicit_loop(name, request):
 def test_atman_on_vit_patches_equals_explicit_loop(vit):
     image = tiny_image()
     encoded = vit.encode(image, 2)
-    inputs = vit.batch([encoded])
-    logprobs = []
-    with torch.no_grad(), vit.attention_implementation(REFERENCE):
-        for suppressed in [None, *range(encoded.n_positions)]:
-            _reference_factors[:] = [1.0] * encoded.n_positions
-            if suppressed is not None:
-                _reference_factors[suppressed] = 0.1
-            logprobs.append(float(vit.target_logprob(inputs, [encoded])[0]))
+    logprobs = reference_logprobs(vit, encoded, [{i: 0.1} for i in range(encoded.n_positions)])
     explanation = bench.explain("atman", vit, image, target=2)
-    np.testing.assert_allclose(explanation.scores, logprobs[0] - np.array(logprobs[1:]), atol=1e-5)
+    np.testing.assert_allclose(explanation.scores, (logprobs[0] - logprobs[1:])[:, 0], atol=1e-5)
     assert explanation.patch_grid == (4, 4) and len(explanation.scores) == 17
+
+
+@pytest.mark.parametrize("name", ["bert", "gpt2", "llama"])
+def test_squared_aggregation_sums_squared_per_token_changes(name, request):
+    """The official evaluation's square_outputs=True: per target token, squared, then summed."""
+    model = request.getfixturevalue(name)
+    target = 1 if model.kind == "classifier" else "now claim reply"
+    expected = reference_scores(model, "free cash prize call now", target, aggregate="squared")
+    signed = reference_scores(model, "free cash prize call now", target)
+    explanation = bench.explain(
+        "atman", model, "free cash prize call now", target=target, aggregate="squared"
+    )
+    np.testing.assert_allclose(explanation.scores, expected, rtol=1e-4, atol=1e-7)
+    assert np.all(explanation.scores >= 0)
+    if model.kind == "causal-lm":  # not the square of the summed change: the tokens count one by one
+        assert np.abs(expected - signed**2).max() > 1e-3 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama"])
+@pytest.mark.parametrize("prefix_reuse", [True, False])
+def test_row_min_over_all_keys_equals_a_hand_written_attention(name, prefix_reuse, request):
+    """The official code's minimum over every key of a row, the causally masked ones included."""
+    model = request.getfixturevalue(name)
+    text, target = "free cash prize call now", "claim reply"
+    expected = reference_scores(model, text, target, row_min="all")
+    valid = reference_scores(model, text, target, row_min="valid")
+    assert np.abs(expected - valid).max() > 1e-3  # the two minima give different scores here
+    explanation = bench.explain("atman", model, text, target=target, row_min="all", prefix_reuse=prefix_reuse)
+    np.testing.assert_allclose(explanation.scores, expected, atol=1e-5)
+
+
+def test_row_min_over_all_keys_ignores_padding(gpt2):
+    texts, targets = ["free cash", "hello how are you see you later"], ["now", "claim reply"]
+    together = bench.explain("atman", gpt2, texts, target=targets, row_min="all", prefix_reuse=False)
+    for text, target, explanation in zip(texts, targets, together, strict=True):
+        alone = reference_scores(gpt2, text, target, row_min="all")
+        np.testing.assert_allclose(explanation.scores, alone, atol=1e-5)
 
 
 def test_suppression_factor_is_a_parameter(bert):
@@ -137,7 +191,7 @@ def test_model_restored_after_error(bert, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(bert, "target_logprob", broken)
+    monkeypatch.setattr(bert, "forward_for_target", broken)
     with pytest.raises(RuntimeError, match="boom"):
         bench.explain("atman", bert, "free cash", target=0)
     assert bert.hf.config._attn_implementation == before_impl
@@ -176,6 +230,69 @@ def test_conceptual_suppression_factors(bert):
             assert factors[1 + i, k] == pytest.approx(want, abs=1e-6)
     # the repeated word is suppressed together with its twin
     assert factors[2, 1] == pytest.approx(0.1, abs=1e-5)
+
+
+def hand_patch_embeddings(vit, encoded) -> np.ndarray:
+    """(patches, hidden): each 4x4 patch's pixels times the projection's weights, plus its bias."""
+    projection = vit.hf.vit.embeddings.patch_embeddings.projection
+    weight = projection.weight.detach().double().numpy().reshape(projection.out_channels, -1)
+    bias = projection.bias.detach().double().numpy()
+    pixels = encoded.pixel_values[0].double().numpy()
+    size = projection.kernel_size[0]
+    rows, cols = encoded.patch_grid
+    return np.array(
+        [
+            weight @ pixels[:, r * size : (r + 1) * size, c * size : (c + 1) * size].reshape(-1) + bias
+            for r in range(rows)
+            for c in range(cols)
+        ]
+    )
+
+
+def test_conceptual_suppression_on_vit_patches_uses_their_patch_embeddings(vit):
+    image, kappa, f = tiny_image(), 0.3, 0.9
+    encoded = vit.encode(image, 2)
+    embeddings = hand_patch_embeddings(vit, encoded)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    sim = embeddings @ embeddings.T
+    n = encoded.n_positions
+    variants = [{0: 1 - f}]  # [CLS] has no patch embedding: it is suppressed alone
+    for i in range(n - 1):
+        variant = {1 + k: 1 - f * sim[i, k] for k in range(n - 1) if sim[i, k] >= kappa}
+        variants.append({**variant, 1 + i: 1 - f})
+    assert sum(len(v) for v in variants) > n + 4  # several patches are suppressed with others
+    logprobs = reference_logprobs(vit, encoded, variants)
+
+    method = bench.api.get_method("atman", conceptual_threshold=kappa, suppression_factor=f)
+    factors = method.suppression_factors(vit, encoded).numpy()
+    for row, variant in zip(factors[1:], variants, strict=True):
+        np.testing.assert_allclose(row, [variant.get(j, 1.0) for j in range(n)], atol=1e-6)
+    explanation = bench.explain("atman", vit, image, target=2, conceptual_threshold=kappa)
+    np.testing.assert_allclose(explanation.scores, (logprobs[0] - logprobs[1:])[:, 0], atol=1e-5)
+
+
+@pytest.mark.parametrize("prefix_reuse", [True, False])
+def test_conceptual_suppression_reaches_a_causal_lms_target_tokens(gpt2, prefix_reuse):
+    """As the official code, similarity spans every position read: the prompt's 'cash' takes the
+    teacher-forced target's 'cash' with it."""
+    prompt, target, kappa, f = "free cash prize", "cash now claim", 0.9, 0.9
+    encoded = gpt2.encode(prompt, target)
+    ids = encoded.input_ids.tolist()
+    with torch.no_grad():
+        emb = gpt2.embedding_layer(encoded.input_ids).double().numpy()
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    sim = emb @ emb.T
+    variants = []
+    for i in range(encoded.n_positions):
+        variant = {k: 1 - f * sim[i, k] for k in range(len(ids)) if sim[i, k] >= kappa}
+        variants.append({**variant, i: 1 - f})
+    cash = ids.index(gpt2.tokenizer.convert_tokens_to_ids("cash"))
+    assert variants[cash][encoded.n_positions] == pytest.approx(1 - f)  # the target's 'cash'
+    logprobs = reference_logprobs(gpt2, encoded, variants)
+    explanation = bench.explain(
+        "atman", gpt2, prompt, target=target, conceptual_threshold=kappa, prefix_reuse=prefix_reuse
+    )
+    np.testing.assert_allclose(explanation.scores, (logprobs[0] - logprobs[1:]).sum(-1), atol=1e-5)
 
 
 def test_attention_unreachable_is_reported(bert, monkeypatch):
