@@ -14,6 +14,22 @@ from bench.models import Encoded, Model
 from bench.registry import METRICS
 from bench.types import Example, Explanation
 
+TOKEN_SETS = ("context", "prompt")
+"""Which positions plausibility metrics score: `context`, the task's candidates (where its
+rationales can lie, e.g. SQuAD's context passage) when it names them, else every position;
+`prompt`, every non-special explained position."""
+
+
+def check_token_set(token_set: str) -> None:
+    if token_set not in TOKEN_SETS:
+        raise InputError(f"token_set={token_set!r} is not one of {', '.join(TOKEN_SETS)}")
+
+
+def candidate_mask(encoded: Encoded, example: Example, token_set: str) -> np.ndarray | None:
+    """The 0/1 candidate positions of `example` under `token_set` (None: every position)."""
+    check_token_set(token_set)
+    return rationale_mask(encoded, example.candidates) if token_set == "context" else None
+
 
 def default_metrics(has_rationale: bool, sanity: bool = False) -> list[str]:
     """Every faithfulness and cost metric; plausibility with a rationale; sanity when asked."""
@@ -64,6 +80,7 @@ def score_explanation(
     replacement: str | None = None,
     batch_size: int = 64,
     method: Any = None,
+    candidates: np.ndarray | None = None,
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
     """({metric: value}, {curve metric: y values}) for one explanation of `encoded`."""
     if len(explanation.tokens) != encoded.n_positions:
@@ -71,7 +88,7 @@ def score_explanation(
             f"the explanation has {len(explanation.tokens)} scores but the model encodes the input "
             f"into {encoded.n_positions} positions; explain the same input with the same model"
         )
-    evidence = Evidence(explanation, model, encoded, rationale, replacement, batch_size, method)
+    evidence = Evidence(explanation, model, encoded, rationale, replacement, batch_size, method, candidates)
     values: dict[str, float] = {}
     curves: dict[str, list[float]] = {}
     for name in metrics:
@@ -90,9 +107,11 @@ def evaluate(
     rationale: Any = None,
     replacement: str | None = None,
     batch_size: int = 64,
+    token_set: str = "context",
 ) -> dict[str, float]:
     """The metrics of one explanation of `model` on `inputs` (text, image, or an `Example`,
-    whose rationale is then used unless `rationale` is given).
+    whose rationale is then used unless `rationale` is given, and whose candidates bound the
+    plausibility metrics under `token_set="context"`; see `TOKEN_SETS`).
 
     The input is re-encoded with the explanation's target, so explanations built by hand or
     elsewhere work as long as they have one score per explained position. `rationale` is a
@@ -100,11 +119,13 @@ def evaluate(
     defaults to every faithfulness and cost metric, plus plausibility when there is a
     rationale. `replacement` is how removed positions are filled (see bench.perturbation).
     """
-    if isinstance(inputs, Example):
-        rationale = inputs.rationale if rationale is None else rationale
-        inputs = inputs.inputs
-    encoded = model.encode(inputs, explanation.target)
+    example = inputs if isinstance(inputs, Example) else Example(id="input", inputs=inputs)
+    rationale = example.rationale if rationale is None else rationale
+    encoded = model.encode(example.inputs, explanation.target)
     mask = rationale_mask(encoded, rationale)
+    candidates = candidate_mask(encoded, example, token_set)
     names = list(metrics) if metrics is not None else default_metrics(mask is not None)
-    values, _ = score_explanation(explanation, model, encoded, names, mask, replacement, batch_size)
+    values, _ = score_explanation(
+        explanation, model, encoded, names, mask, replacement, batch_size, candidates=candidates
+    )
     return values

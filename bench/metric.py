@@ -50,6 +50,9 @@ class Evidence:
     batch_size: int = 64
     method: Any = None
     """The `Method` that made the explanation, for sanity checks that re-run it."""
+    candidates: np.ndarray | None = None
+    """0/1 per explained position: where a rationale could lie, the token set plausibility
+    metrics score (SQuAD: the context); None is every removable position."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -80,10 +83,20 @@ class Evidence:
     def unperturbed_score(self) -> float:
         return self.cached("unperturbed", lambda: float(self.perturber.scores(self.removal_masks([[]]))[0]))
 
-    def rationale_on_removable(self) -> np.ndarray:
+    @cached_property
+    def candidate_positions(self) -> np.ndarray:
+        """The positions plausibility metrics score: the removable ones, within `candidates`."""
+        if self.candidates is None:
+            return self.removable
+        return self.removable[np.asarray(self.candidates, dtype=bool)[self.removable]]
+
+    def candidate_scores(self) -> np.ndarray:
+        return self.explanation.scores[self.candidate_positions]
+
+    def rationale_on_candidates(self) -> np.ndarray:
         if self.rationale is None:
             raise NotApplicableError("this metric needs a ground-truth rationale; none was given")
-        return np.asarray(self.rationale, dtype=bool)[self.removable]
+        return np.asarray(self.rationale, dtype=bool)[self.candidate_positions]
 
 
 class Metric:

@@ -35,6 +35,7 @@ BASE_SCHEMA = pa.schema(
         ("scores", pa.list_(pa.float64())),
         ("special", pa.list_(pa.bool_())),
         ("rationale", pa.list_(pa.int64())),
+        ("candidates", pa.list_(pa.bool_())),
         ("patch_grid", pa.list_(pa.int64())),
         ("error", pa.string()),
         ("cost_seconds", pa.float64()),

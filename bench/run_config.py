@@ -15,7 +15,7 @@ from typing import Any
 import tomli_w
 
 from bench.errors import InputError
-from bench.evaluate import default_metrics
+from bench.evaluate import check_token_set, default_metrics
 from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS
 from bench.registry import METHODS, METRICS, TASKS
 
@@ -46,6 +46,9 @@ class RunConfig:
     """A local model folder; default: the task's default model."""
     replacement: str | None = None
     """How removed tokens are filled (mask | pad | unk | delete; images black | zero | mean | blur)."""
+    token_set: str = "context"
+    """Which positions plausibility metrics score: the task's candidates (`context`: SQuAD's
+    context passage; every position for tasks that name none) or every position (`prompt`)."""
     sanity: bool = False
     """Also run the model-randomisation check (re-runs every method on a re-initialised model)."""
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -100,6 +103,7 @@ class RunConfig:
             raise InputError(
                 f"replacement {replacement!r} does not apply to {task.modality} tasks; use one of {allowed}"
             )
+        check_token_set(self.token_set)
         if self.executor not in ("local", "ray"):
             raise InputError(f"unknown executor {self.executor!r}; use local or ray")
         name = self.name or f"{self.task}-{datetime.now(UTC):%Y%m%d}"

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bench.api import get_method
-from bench.evaluate import rationale_mask, score_explanation
+from bench.evaluate import candidate_mask, rationale_mask, score_explanation
 from bench.executors import make_executor
 from bench.models import Model, load_model
 from bench.records import CURVES, finished, read_records, write_part
@@ -108,11 +108,13 @@ def run_row(config: RunConfig, model: Model, example: Example, method_name: str)
         method.check_applicable(model)
         encoded = model.encode(example.inputs, example.target)
         mask = rationale_mask(encoded, example.rationale)
+        candidates = candidate_mask(encoded, example, config.token_set)
         row.update(
             target=str(encoded.target),
             tokens=list(encoded.tokens),
             special=np.asarray(encoded.special, dtype=bool).tolist(),
             rationale=None if mask is None else np.asarray(mask, dtype=np.int64).tolist(),
+            candidates=None if candidates is None else np.asarray(candidates, dtype=bool).tolist(),
             patch_grid=None if encoded.patch_grid is None else list(encoded.patch_grid),
         )
         explanation = method.explain(model, encoded)
@@ -122,7 +124,15 @@ def run_row(config: RunConfig, model: Model, example: Example, method_name: str)
         if mask is None:
             metrics = [m for m in metrics if not METRICS.get(m).needs_rationale]
         values, curves = score_explanation(
-            explanation, model, encoded, metrics, mask, config.replacement, config.batch_size, method
+            explanation,
+            model,
+            encoded,
+            metrics,
+            mask,
+            config.replacement,
+            config.batch_size,
+            method,
+            candidates,
         )
         row.update({METRICS.get(name).record_column(): value for name, value in values.items()})
         row.update({f"curve_{name}": curve for name, curve in curves.items() if name in CURVES})

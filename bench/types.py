@@ -15,6 +15,9 @@ class Example:
     `inputs` is a text (str) or an image array (H, W, C). `target` is a class index for
     classifiers or the target text for a causal LM (None = the model's own prediction).
     `rationale` is an optional 0/1 mask over the model's tokens (or pixels for images).
+    `candidates` says where a rationale could lie, in the same form (SQuAD: the context's
+    character span): plausibility metrics score only those positions under the `context` token
+    set; None is every position.
     """
 
     id: str
@@ -22,6 +25,7 @@ class Example:
     target: int | str | None = None
     rationale: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    candidates: Any = None
 
 
 @dataclass

@@ -3,7 +3,10 @@
 A causal LM reads "Context: ...\\nQuestion: ...\\nAnswer:" and the explained target is the gold
 answer (the first one listed), scored with teacher forcing. The ground-truth explanation is the
 answer's span in the context, shifted into the prompt: an explanation should point at the words
-the answer is copied from. Where ExpMRC evidence sentences exist, their prompt spans are kept in
+the answer is copied from. The candidates (`Example.candidates`) are the context's span: the
+prompt's scaffolding ("Context:", "Question:", "Answer:"), the question and the attention-sink
+first token cannot hold the answer, so plausibility metrics under the `context` token set score
+only the context's tokens. Where ExpMRC evidence sentences exist, their prompt spans are kept in
 `meta["evidence"]` (a wider, human-chosen rationale).
 
 Offline: `data=` the folder `../shared/data/squad/` (`validation.jsonl`, optional
@@ -50,6 +53,7 @@ def make_example(row: dict[str, Any], evidence: list[str], where: str) -> Exampl
         inputs=PROMPT.format(context=context, question=row["question"]),
         target=" " + answer,
         rationale=[(offset + start, offset + start + len(answer))],
+        candidates=[(offset, offset + len(context))],
         meta={"answers": list(answers["text"]), "evidence": evidence_spans, "title": row.get("title", "")},
     )
 

@@ -42,6 +42,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--replacement", help="mask | pad | unk | delete (images: black | zero | mean | blur)"
     )
+    parser.add_argument(
+        "--token-set",
+        dest="token_set",
+        choices=["context", "prompt"],
+        help="positions plausibility metrics score: the task's candidates (default; squad_qa: the "
+        "context passage) or every position of the prompt",
+    )
     parser.add_argument("--sanity", action="store_true", default=None, help="add the randomisation check")
     parser.add_argument("--out", help="run folder (default results/<name>)")
     parser.add_argument("--name", help="run name (default <task>-<date>)")

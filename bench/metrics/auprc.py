@@ -17,8 +17,8 @@ class AUPRC(Metric):
     needs_rationale = True
 
     def compute(self, evidence: Evidence) -> float:
-        rationale = evidence.rationale_on_removable()
+        rationale = evidence.rationale_on_candidates()
         if not rationale.any():
             return float("nan")
-        scores = evidence.explanation.scores[evidence.removable]
+        scores = evidence.candidate_scores()
         return float(average_precision_score(rationale, scores))

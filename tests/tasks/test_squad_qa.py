@@ -1,9 +1,12 @@
 import json
 
+import numpy as np
 import pytest
 
+import bench
 from bench.errors import InputError
-from tasks.squad_qa import SquadQA
+from bench.evaluate import candidate_mask
+from tasks.squad_qa import SquadQA, make_example
 from tests.data import shared_data
 
 
@@ -56,3 +59,25 @@ def test_hub_layout_and_misplaced_answer(monkeypatch):
     row["answers"] = {"text": ["France"], "answer_start": [3]}
     with pytest.raises(InputError, match="not at character 3"):
         SquadQA().examples("test")
+
+
+def test_context_token_set_keeps_only_the_context_tokens(gpt2):
+    """A hand-made question: the scaffolding, the question and the special tokens are no candidates."""
+    row = {"id": "q", "context": "free cash prize now", "question": "how are you"}
+    row["answers"] = {"text": ["cash"], "answer_start": [5]}
+    example = make_example(row, [], "hand-made")
+    encoded = gpt2.encode(example.inputs, example.target)
+    candidates = candidate_mask(encoded, example, "context")
+    chosen = [token for token, keep in zip(encoded.tokens, candidates, strict=True) if keep]
+    assert chosen == ["free", "cash", "prize", "now"]
+    assert candidate_mask(encoded, example, "prompt") is None
+
+    # all positive mass on the question's "how" and one unit on the answer "cash"
+    scores = np.zeros(encoded.n_positions)
+    scores[encoded.tokens.index("how")] = 3.0
+    scores[encoded.tokens.index("cash")] = 1.0
+    explanation = bench.Explanation(encoded.tokens, scores, example.target, special_tokens=encoded.special)
+    context = bench.evaluate(explanation, gpt2, example, metrics=["map", "mar"])
+    prompt = bench.evaluate(explanation, gpt2, example, metrics=["map", "mar"], token_set="prompt")
+    assert context == pytest.approx({"map": 1.0, "mar": 1.0})
+    assert prompt == pytest.approx({"map": 0.25, "mar": 1 / 3})
