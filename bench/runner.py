@@ -252,14 +252,19 @@ def _execute(
     for shard in shards:
         todo[shard.method] = todo.get(shard.method, 0) + len(shard.example_ids)
     bars = {method: progress.add_task(f"{config.task} · {method}", total=n) for method, n in todo.items()}
+    overall = progress.add_task(f"{config.task} · all methods", total=sum(todo.values()))
+
+    def advance(method: str, rows: int) -> None:
+        progress.advance(bars[method], rows)
+        progress.advance(overall, rows)
 
     def on_row(row: dict) -> None:
-        progress.advance(bars[row["method"]])
+        advance(row["method"], 1)
 
     def on_shard(shard: Shard, rows: list[dict], rows_reported: bool) -> None:
         write_part(run_dir, rows, columns)
         if not rows_reported:
-            progress.advance(bars[shard.method], len(rows))
+            advance(shard.method, len(rows))
 
     with progress:
         make_executor(config).map(shards, on_row, on_shard)
