@@ -27,17 +27,20 @@ def test_causal_lm_curve_uses_target_logprob(gpt2):
     np.testing.assert_allclose(curves["deletion"], expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("replacement", ["zero", "mean"])
+@pytest.mark.parametrize("replacement", [None, "black", "zero", "mean"])
 def test_image_deletion_replaces_whole_patches(vit, replacement):
+    """None is the default, black: pixel value 0, which the tiny ViT normalises to -1."""
     encoded = vit.encode(tiny_image(), 0)
     scores = np.random.default_rng(0).normal(size=encoded.n_positions)
     explanation = bench.Explanation(tokens=encoded.tokens, scores=scores, target=0)
     pixels = encoded.pixel_values[0]
-    fill = (
-        torch.zeros_like(pixels)
-        if replacement == "zero"
-        else pixels.mean((1, 2), keepdim=True).expand_as(pixels)
-    )
+    fills = {
+        None: torch.full_like(pixels, -1.0),
+        "black": torch.full_like(pixels, -1.0),
+        "zero": torch.zeros_like(pixels),
+        "mean": pixels.mean((1, 2), keepdim=True).expand_as(pixels),
+    }
+    fill = fills[replacement]
     order = [int(i) for i in np.argsort(-scores, kind="stable") if not encoded.special[i]]
     expected = []
     for k in range(len(order) + 1):
