@@ -6,7 +6,8 @@ for a suppressed key, 1 elsewhere), before the additive mask and the softmax. Th
 over the row's valid keys (`row_min="valid"`), or over every key of the sequence, the causally
 masked ones included (`"all"`, as Aleph-Alpha/AtMan `atman_magma/manipulate_attention.py` takes
 it from the raw scores before the causal mask; padding keys are never counted). Rows that scale
-a single key (exact AtMan) rewrite only that key's column, which the softmax cannot tell apart.
+a few keys (exact AtMan: one; conceptual suppression: a few) rewrite only those columns, which
+the softmax cannot tell apart.
 The factors for the current forward pass come from `suppress(...)`, a context manager holding
 them in a ContextVar, so nothing leaks between calls or threads.
 With no factors set it is eager attention (up to rounding: it scales the queries, not the
@@ -46,15 +47,27 @@ class Suppression:
     """Which keys a row's minimum is taken over: "valid" (unmasked) or "all" (every non-padding key)."""
     calls: int = 0
     recorded: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-    single_keys: tuple[torch.Tensor, torch.Tensor] | None = None
-    """(key index, factor) per row when every row scales at most one key (exact AtMan), no
-    gradient flows and nothing is recorded: then a layer rewrites only that column."""
+    scaled_keys: tuple[torch.Tensor, torch.Tensor] | None = None
+    """(rows, k) key indices and their factors when every row scales at most k keys, k small
+    (exact AtMan: 1; with conceptual suppression a few), no gradient flows and nothing is
+    recorded: then a layer rewrites only those columns."""
 
     def __post_init__(self) -> None:
-        single = (self.factors != 1).sum(-1).max() <= 1
-        if self.recorded is None and not self.factors.requires_grad and single:
-            index = first_scaled_key(self.factors)  # a row that scales nothing: key 0, factor 1
-            self.single_keys = (index, self.factors.gather(-1, index[:, None])[:, 0])
+        counts = (self.factors != 1).sum(-1)
+        k = max(1, int(counts.max()))
+        if self.recorded is None and not self.factors.requires_grad and k <= sparse_key_limit(self.factors):
+            # each row's scaled keys first; a row with fewer repeats its first one (the same value
+            # is written twice), a row with none rewrites key 0 with factor 1
+            order = torch.argsort((self.factors == 1).to(torch.uint8), dim=-1, stable=True)[:, :k]
+            repeat = torch.arange(k, device=order.device)[None, :] >= counts[:, None].clamp(min=1)
+            index = torch.where(repeat, order[:, :1], order)
+            self.scaled_keys = (index, self.factors.gather(-1, index))
+
+
+def sparse_key_limit(factors: torch.Tensor) -> int:
+    """The most scaled keys per row for which rewriting columns beats the dense pass: an eighth
+    of the keys (at least one)."""
+    return max(1, factors.shape[-1] // 8)
 
 
 def first_scaled_key(factors: torch.Tensor) -> torch.Tensor:
@@ -89,17 +102,17 @@ def suppress(factors: torch.Tensor, record: bool = False, row_min: str = "valid"
         )
 
 
-def _scale_one_key(
+def _scale_keys(
     scores: torch.Tensor, row_min: torch.Tensor, index: torch.Tensor, factor: torch.Tensor
 ) -> torch.Tensor:
-    """The scores with key index[b] of batch row b shifted and scaled, and the other keys left
+    """The scores with keys index[b] of batch row b shifted and scaled, and the other keys left
     as they are: the softmax ignores a shift shared by a whole row, so this equals scaling
-    (scores - row_min) column by column, in one pass over a column instead of three over the
+    (scores - row_min) column by column, in one pass over k columns instead of three over the
     whole (rows, heads, queries, keys) tensor."""
-    index = index.to(scores.device)[:, None, None, None].expand(*scores.shape[:-1], 1)
-    column = scores.gather(-1, index)
-    factor = factor.to(scores.device, scores.dtype)[:, None, None, None]
-    return scores.scatter_(-1, index, row_min + (column - row_min) * factor)
+    index = index.to(scores.device)[:, None, None, :].expand(*scores.shape[:-1], index.shape[-1])
+    columns = scores.gather(-1, index)
+    factor = factor.to(scores.device, scores.dtype)[:, None, None, :]
+    return scores.scatter_(-1, index, row_min + (columns - row_min) * factor)
 
 
 def suppressed_attention(
@@ -131,11 +144,11 @@ def suppressed_attention(
                 valid = valid.any(dim=-2, keepdim=True)
             row_min = torch.where(valid, scores, torch.inf).amin(dim=-1, keepdim=True)
             row_min = torch.where(torch.isinf(row_min), 0.0, row_min)  # rows with no valid key
-        if spec.single_keys is None:
+        if spec.scaled_keys is None:
             shifted = scores - row_min
             scores = shifted * spec.factors.to(scores.dtype)[:, None, None, :]
         else:
-            scores = _scale_one_key(scores, row_min, *spec.single_keys)
+            scores = _scale_keys(scores, row_min, *spec.scaled_keys)
     if attention_mask is not None:
         scores = scores + attention_mask[..., : scores.shape[-1]]
     if scores.dtype in (torch.float16, torch.bfloat16):  # half precision: softmax in float32

@@ -78,11 +78,6 @@ class Encoded:
         return mask
 
 
-def check_target_output(output: str) -> None:
-    if output not in TARGET_OUTPUTS:
-        raise InputError(f"target_output={output!r} is not one of {', '.join(TARGET_OUTPUTS)}")
-
-
 def infer_kind(config: Any, class_name: str = "") -> str:
     """The adapter kind from the model class or its config's architectures."""
     architectures = " ".join([class_name, *(getattr(config, "architectures", None) or [])])
@@ -243,7 +238,8 @@ class Model:
         target tokens are read at the positions that predict them (teacher forcing).
         `first_position` is the sequence position of the first logit, when a causal LM ran on a
         suffix after a cache or kept only its last logits."""
-        check_target_output(output)
+        if output not in TARGET_OUTPUTS:
+            raise InputError(f"target_output={output!r} is not one of {', '.join(TARGET_OUTPUTS)}")
         if output == "logprob":  # float64: a 49k-word logsumexp loses digits in float32
             logits = logits.double().log_softmax(-1)
         if self.kind != "causal-lm":
@@ -257,15 +253,9 @@ class Model:
             out.append(predicted.gather(-1, target_ids[:, None])[:, 0])
         return out
 
-    def target_logprob_from_logits(
-        self, logits: torch.Tensor, rows: Sequence[Encoded], first_position: int = 0
-    ) -> torch.Tensor:
-        """log p(target) per row: the class log-probability, or the summed log-probability of
-        the target tokens under teacher forcing for a causal LM."""
-        return torch.stack([v.sum() for v in self.target_values_from_logits(logits, rows, first_position)])
-
     def target_logprob(self, inputs: dict, rows: Sequence[Encoded], first_position: int = 0) -> torch.Tensor:
-        """log p(target) per row from one forward pass on `inputs` (see `forward_for_target`)."""
+        """log p(target) per row from one forward pass on `inputs` (see `forward_for_target`): the
+        class log-probability, or a causal LM's summed log-probability of its target tokens."""
         return self.forward_for_target(inputs, rows, first_position)[0]
 
     def target_output(self, inputs: dict, rows: Sequence[Encoded], output: str = "logprob") -> torch.Tensor:
