@@ -13,7 +13,9 @@ a causal LM, target token t is predicted at position P - 1 + t (P prompt positio
 target token has its own row, as the AtMan repository's Chefer and rollout baselines read them
 (`atman_magma/chefer/method.py`, `attention_rollout/attention_rollout.py`). Gradients are taken
 once per target token, of that token's own output (`target_output`: its logit or its
-log-probability), since a method that is not linear in the gradient cannot use the sum's.
+log-probability), since a method that is not linear in the gradient cannot use the sum's; each
+token's gradients are turned into scores (`gradient_scores`) before the next token's are taken,
+so memory holds one token's gradients, not a long answer's.
 
 Rows of a batch are right-padded; each row's maps are cropped to its own length, so padding
 never changes a score.
@@ -21,8 +23,11 @@ never changes a score.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 
 from bench.errors import NotApplicableError
@@ -37,10 +42,12 @@ class AttentionMaps:
     """Per layer, (heads, T, T) attention probabilities; row = query, column = key."""
     hidden_states: list[torch.Tensor]
     """The embeddings, then each layer's output: (T, hidden) each."""
-    attention_gradients: list[list[torch.Tensor]] | None = None
-    """Per target token, d output / d attentions (per layer, same shapes); None unless asked for."""
-    hidden_gradients: list[list[torch.Tensor]] | None = None
-    """Per target token, d output / d hidden_states (per layer, same shapes); None unless asked for."""
+
+
+TokenScores = Callable[[AttentionMaps, Encoded, int, list[torch.Tensor]], torch.Tensor]
+"""(an input's maps, the input, the row that reads one target token, d that token's output / d
+the maps) -> (n_positions,) scores for that target token."""
+GRADIENT_TARGETS = ("attentions", "hidden_states")
 
 
 def read_rows(model: Model, encoded: Encoded) -> list[int]:
@@ -51,68 +58,83 @@ def read_rows(model: Model, encoded: Encoded) -> list[int]:
     return [encoded.n_positions - 1 + t for t in range(len(encoded.target_ids))]
 
 
-def capture(
+def capture(model: Model, batch: list[Encoded], batch_size: int = 16) -> list[AttentionMaps]:
+    """Attention maps and hidden states of every input, `batch_size` rows per forward pass."""
+    maps: list[AttentionMaps] = []
+    with torch.no_grad(), model.attention_implementation("eager"):
+        for start in range(0, len(batch), batch_size):
+            rows = batch[start : start + batch_size]
+            maps += _maps(model, rows, _forward(model, rows, "logprob")[1])
+    return maps
+
+
+def gradient_scores(
     model: Model,
     batch: list[Encoded],
-    gradients: bool = False,
+    token_scores: TokenScores,
+    wrt: str,
     batch_size: int = 16,
     target_output: str = "logprob",
-) -> list[AttentionMaps]:
-    """Attention maps (and with `gradients`, their gradients per target token) of every input,
-    `batch_size` rows per forward pass and one backward pass per target token."""
-    maps: list[AttentionMaps] = []
+) -> list[np.ndarray]:
+    """Per input, `token_scores` summed over its target tokens, each given the gradients of that
+    token's own output with respect to the maps named by `wrt` (one backward pass per target
+    token and chunk of `batch_size` inputs; only one token's gradients are held at a time)."""
+    if wrt not in GRADIENT_TARGETS:
+        raise ValueError(f"wrt={wrt!r} is not one of {', '.join(GRADIENT_TARGETS)}")
+    scores: list[np.ndarray] = []
     with model.attention_implementation("eager"):
         for start in range(0, len(batch), batch_size):
-            maps += _capture_chunk(model, batch[start : start + batch_size], gradients, target_output)
-    return maps
+            rows = batch[start : start + batch_size]
+            with torch.enable_grad():
+                values, out = _forward(model, rows, target_output)
+                maps = _maps(model, rows, out)
+                tensors = list(getattr(out, wrt))
+                totals = [torch.zeros(row.n_positions, dtype=torch.float64) for row in rows]
+                # rows are independent, so one backward of token t summed over the rows gives each
+                # row its own token's gradients; rows with fewer target tokens sit the later ones out
+                longest = max(len(v) for v in values)
+                for t in range(longest):
+                    output = sum(v[t] for v in values if len(v) > t)
+                    # the last layer's non-reading positions never reach the target: zero, not None
+                    gradients = torch.autograd.grad(
+                        output,
+                        tensors,
+                        retain_graph=t < longest - 1,
+                        allow_unused=True,
+                        materialize_grads=True,
+                    )
+                    gradients = _cpu64(gradients)
+                    for b, row in enumerate(rows):
+                        if len(values[b]) > t:
+                            row_gradients = _crop(gradients, b, len(row.input_ids))
+                            totals[b] += token_scores(maps[b], row, read_rows(model, row)[t], row_gradients)
+            scores += [total.numpy() for total in totals]
+    return scores
 
 
-def _capture_chunk(
-    model: Model, rows: list[Encoded], gradients: bool, target_output: str
-) -> list[AttentionMaps]:
-    with torch.set_grad_enabled(gradients):
-        values, out = model.forward_for_target(
-            model.batch(rows),
-            rows,
-            output=target_output,
-            per_token=True,
-            output_attentions=True,
-            output_hidden_states=True,
+def _forward(model: Model, rows: list[Encoded], target_output: str) -> tuple[list[torch.Tensor], Any]:
+    values, out = model.forward_for_target(
+        model.batch(rows),
+        rows,
+        output=target_output,
+        per_token=True,
+        output_attentions=True,
+        output_hidden_states=True,
+    )
+    if not out.attentions:
+        raise NotApplicableError(f"{model.name} returned no attention maps in eager attention")
+    return values, out
+
+
+def _maps(model: Model, rows: list[Encoded], out: Any) -> list[AttentionMaps]:
+    attentions, hidden_states = _cpu64(out.attentions), _cpu64(out.hidden_states)
+    return [
+        AttentionMaps(
+            attentions=_crop(attentions, b, len(row.input_ids)),
+            hidden_states=_crop(hidden_states, b, len(row.input_ids)),
         )
-        if not out.attentions:
-            raise NotApplicableError(f"{model.name} returned no attention maps in eager attention")
-        attentions, hidden_states = list(out.attentions), list(out.hidden_states)
-        per_token: list[tuple[list[torch.Tensor], list[torch.Tensor]]] = []
-        if gradients:
-            # rows are independent, so one backward of token t summed over the rows gives each
-            # row its own token's gradients; rows with fewer target tokens sit the later ones out
-            longest = max(len(v) for v in values)
-            for t in range(longest):
-                output = sum(v[t] for v in values if len(v) > t)
-                # the last layer's non-reading positions never reach the target: zero, not None
-                grads = torch.autograd.grad(
-                    output,
-                    attentions + hidden_states,
-                    retain_graph=t < longest - 1,
-                    allow_unused=True,
-                    materialize_grads=True,
-                )
-                per_token.append((_cpu64(grads[: len(attentions)]), _cpu64(grads[len(attentions) :])))
-
-    attentions, hidden_states = _cpu64(attentions), _cpu64(hidden_states)
-    maps = []
-    for b, (row, row_values) in enumerate(zip(rows, values, strict=True)):
-        length = len(row.input_ids)
-        tokens = per_token[: len(row_values)]
-        maps.append(
-            AttentionMaps(
-                attentions=_crop(attentions, b, length),
-                hidden_states=_crop(hidden_states, b, length),
-                attention_gradients=[_crop(a, b, length) for a, _ in tokens] if gradients else None,
-                hidden_gradients=[_crop(h, b, length) for _, h in tokens] if gradients else None,
-            )
-        )
-    return maps
+        for b, row in enumerate(rows)
+    ]
 
 
 def _crop(tensors: list[torch.Tensor], b: int, length: int) -> list[torch.Tensor]:

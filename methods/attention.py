@@ -22,7 +22,7 @@ class LastLayerAttention(Method):
     needs_attention = True
 
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
-        maps = capture(model, batch, batch_size=int(self.params["batch_size"]))
+        maps = capture(model, batch, int(self.params["batch_size"]))
         return [
             m.attentions[-1].mean(0)[read_rows(model, e), : e.n_positions].sum(0).numpy()
             for m, e in zip(maps, batch, strict=True)

@@ -23,7 +23,7 @@ import torch
 
 from bench.method import Method, register_method
 from bench.models import TARGET_OUTPUTS, Encoded, Model
-from methods._attention_maps import capture, read_rows
+from methods._attention_maps import AttentionMaps, gradient_scores
 
 
 def relevance(attentions: list[torch.Tensor], gradients: list[torch.Tensor]) -> torch.Tensor:
@@ -43,19 +43,19 @@ class GradientWeightedAttention(Method):
     needs_gradients = True
 
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
-        maps = capture(
+        return gradient_scores(
             model,
             batch,
-            gradients=True,
+            token_relevance,
+            "attentions",
             batch_size=int(self.params["batch_size"]),
             target_output=self.params["target_output"],
         )
-        scores = []
-        for m, encoded in zip(maps, batch, strict=True):
-            n = encoded.n_positions
-            total = torch.zeros(n, dtype=torch.float64)
-            for row, gradients in zip(read_rows(model, encoded), m.attention_gradients, strict=True):
-                matrix = relevance(m.attentions, gradients) - torch.eye(len(encoded.input_ids))
-                total += matrix[row, :n]
-            scores.append(total.numpy())
-        return scores
+
+
+def token_relevance(
+    maps: AttentionMaps, encoded: Encoded, row: int, gradients: list[torch.Tensor]
+) -> torch.Tensor:
+    """One target token's scores: its read row of R - I over the explained positions."""
+    matrix = relevance(maps.attentions, gradients) - torch.eye(len(encoded.input_ids), dtype=torch.float64)
+    return matrix[row, : encoded.n_positions]

@@ -23,13 +23,23 @@ from bench.errors import NotApplicableError
 from bench.grid import pool_to_cells
 from bench.method import Method, register_method
 from bench.models import TARGET_OUTPUTS, Encoded, Model
-from methods._attention_maps import capture
+from methods._attention_maps import AttentionMaps, gradient_scores
 
 
 def grad_cam(activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
     """ReLU(sum_c w_c * activations[:, c]) with w_c the mean gradient of channel c over positions;
     (positions, channels) in, (positions,) out."""
     return (activations @ gradients.mean(0)).clamp(min=0)
+
+
+def patch_grad_cam(
+    maps: AttentionMaps, encoded: Encoded, row: int, gradients: list[torch.Tensor]
+) -> torch.Tensor:
+    """GradCAM on the patch tokens entering a ViT's last block; [CLS] scores 0."""
+    if len(maps.hidden_states) < 2:
+        raise NotApplicableError("the model has no transformer block to take GradCAM on")
+    patches = grad_cam(maps.hidden_states[-2][1:], gradients[-2][1:])
+    return torch.cat([torch.zeros(1, dtype=patches.dtype), patches])
 
 
 def last_conv_layer(module: torch.nn.Module) -> torch.nn.Conv2d:
@@ -50,21 +60,14 @@ class GradCAM(Method):
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
         if isinstance(model, CNNModel):
             return self._cnn(model, batch)
-        maps = capture(
+        return gradient_scores(
             model,
             batch,
-            gradients=True,
+            patch_grad_cam,
+            "hidden_states",
             batch_size=int(self.params["batch_size"]),
             target_output=self.params["target_output"],
         )
-        if len(maps[0].hidden_states) < 2:
-            raise NotApplicableError(f"{model.name} has no transformer block to take GradCAM on")
-        scores = []
-        for m in maps:
-            (gradients,) = m.hidden_gradients  # one target: the class
-            patches = grad_cam(m.hidden_states[-2][1:], gradients[-2][1:])
-            scores.append(np.concatenate([[0.0], patches.numpy()]))
-        return scores
 
     def _cnn(self, model: CNNModel, batch: list[Encoded]) -> list[np.ndarray]:
         logit = self.params["target_output"] == "logit"

@@ -40,7 +40,7 @@ class AttentionRollout(Method):
     needs_attention = True
 
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
-        maps = capture(model, batch, batch_size=int(self.params["batch_size"]))
+        maps = capture(model, batch, int(self.params["batch_size"]))
         scores = []
         for m, encoded in zip(maps, batch, strict=True):
             matrix = rollout(m.attentions).fill_diagonal_(0.0)
