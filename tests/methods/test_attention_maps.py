@@ -43,7 +43,7 @@ def test_the_models_attention_implementation_is_restored_even_on_error(method, b
         assert bert.hf.config._attn_implementation == "eager"  # the failure happens inside
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(attention_maps, "_capture_chunk", fail)
+    monkeypatch.setattr(attention_maps, "_forward", fail)
     with pytest.raises(RuntimeError, match="boom"):
         bench.explain(method, bert, SHORT, target=1)
     assert bert.hf.config._attn_implementation == "sdpa"
