@@ -151,7 +151,8 @@ def comparison_table(
             row[f"{metric}_ci_low"] = 100 * float(stats["ci_low"].iloc[0]) if len(stats) else np.nan
             row[f"{metric}_ci_high"] = 100 * float(stats["ci_high"].iloc[0]) if len(stats) else np.nan
             row[f"{metric}_rank"] = int(stats["rank"].iloc[0]) if len(stats) else np.nan
-            row[f"{metric}_tied"] = bool(len(stats) and stats["tied_with"].iloc[0])
+            tied = stats["tied_with"].iloc[0] if len(stats) else ""
+            row[f"{metric}_tied"] = isinstance(tied, str) and bool(tied)  # read back from CSV, "" is NaN
             row[f"{metric}_iqm"] = 100 * interquartile_mean(values) if n >= IQM_MIN_N else np.nan
             row[f"{metric}_paper"] = protocol.paper.get(method, {}).get(metric, np.nan)
         rows.append(row)
@@ -165,40 +166,45 @@ def _number(value: float) -> str:
 def print_comparison(
     table: pd.DataFrame, records: pd.DataFrame, protocol: Reproduction, model: str, console: Console
 ) -> None:
+    """One table per metric (ours beside the paper's), then the time per method and the notes."""
+    if not console.is_terminal:
+        console.width = max(console.width, 112)  # a pipe or a log file: room for the full table
     beside = " beside the paper (GPT-J-6B)" if protocol.paper else ""
-    grid = Table(title=f"{protocol.name} on {model}: ours in %, mean [95% CI], rank (= tied), IQM{beside}")
-    grid.add_column("method")
-    labels = ("n", "mean [95% CI]", "rank", "IQM", *(("paper",) if protocol.paper else ()))
     for metric in protocol.metrics:
-        for label in labels:
-            grid.add_column(f"{metric} {label}", justify="right")
-    for _, row in table.iterrows():
-        cells = [row["method"]]
-        for metric in protocol.metrics:
+        grid = Table(title=f"{protocol.name} {metric} on {model}, in %{beside}")
+        for column in (
+            "method",
+            "n",
+            "mean",
+            "95% CI",
+            "rank",
+            "IQM",
+            *(("paper",) if protocol.paper else ()),
+        ):
+            grid.add_column(column, justify="left" if column == "method" else "right")
+        for _, row in table.iterrows():
             rank = row[f"{metric}_rank"]
-            cells += [
+            cells = [
+                row["method"],
                 str(row[f"n_{metric}"]),
-                f"{_number(row[f'{metric}_mean'])} [{_number(row[f'{metric}_ci_low'])}, "
-                f"{_number(row[f'{metric}_ci_high'])}]",
+                _number(row[f"{metric}_mean"]),
+                f"{_number(row[f'{metric}_ci_low'])}..{_number(row[f'{metric}_ci_high'])}",
                 "-" if pd.isna(rank) else f"{int(rank)}{'=' if row[f'{metric}_tied'] else ''}",
                 _number(row[f"{metric}_iqm"]),
             ]
             if protocol.paper:
                 cells.append(_number(row[f"{metric}_paper"]))
-        grid.add_row(*cells)
-    console.print(grid)
+            grid.add_row(*cells)
+        console.print(grid)
     seconds = records[records["error"].isna()].groupby("method")["cost_seconds"]
+    means, totals = seconds.mean(), seconds.sum()
     console.print(
         "Time per example (total): "
-        + ", ".join(
-            f"{m} {seconds.mean()[m]:.1f} s ({seconds.sum()[m] / 60:.1f} min)"
-            for m in table["method"]
-            if m in seconds.mean()
-        )
+        + ", ".join(f"{m} {means[m]:.1f} s ({totals[m] / 60:.1f} min)" for m in table["method"] if m in means)
     )
     console.print(
-        f"Ranks: 1 + the methods significantly better (paired Wilcoxon, Holm-corrected, p < 0.05); IQM "
-        f"only from n >= {IQM_MIN_N}."
+        f"Ranks: 1 + the methods significantly better (paired Wilcoxon, Holm-corrected, p < 0.05), "
+        f"= when tied with another; IQM only from n >= {IQM_MIN_N}."
     )
     console.print("Protocol:\n" + "\n".join(f"- {choice}" for choice in CHOICES))
     console.print(MAR_NOTE)

@@ -81,6 +81,7 @@ def test_reproduce_end_to_end_matches_the_records_and_the_summary(tiny_protocol,
         assert row["map_ci_low"] == pytest.approx(100 * mine["ci_low"])
         assert row["map_ci_high"] == pytest.approx(100 * mine["ci_high"])
         assert row["map_rank"] == mine["rank"]
+        assert row["map_tied"] == (isinstance(mine["tied_with"], str) and mine["tied_with"] != "")
         paper = PAPER_SQUAD.get(row["method"], {}).get("map", np.nan)
         assert row["map_paper"] == paper or np.isnan(row["map_paper"])
     saved = pd.read_csv(out / "reproduce.csv")
