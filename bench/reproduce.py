@@ -200,7 +200,7 @@ def print_comparison(
     means, totals = seconds.mean(), seconds.sum()
     console.print(
         "Time per example (total): "
-        + ", ".join(f"{m} {means[m]:.1f} s ({totals[m] / 60:.1f} min)" for m in table["method"] if m in means)
+        + ", ".join(f"{m} {means[m]:.3g} s ({totals[m] / 60:.3g} min)" for m in table["method"] if m in means)
     )
     console.print(
         f"Ranks: 1 + the methods significantly better (paired Wilcoxon, Holm-corrected, p < 0.05), "
