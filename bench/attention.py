@@ -7,9 +7,9 @@ over the row's valid keys (`row_min="valid"`), or over every key of the sequence
 masked ones included (`"all"`, as Aleph-Alpha/AtMan `atman_magma/manipulate_attention.py` takes
 it from the raw scores before the causal mask; padding keys are never counted). Rows that scale
 a few keys (exact AtMan: one; conceptual suppression: a few) rewrite only those columns, which
-the softmax cannot tell apart.
-The factors for the current forward pass come from `suppress(...)`, a context manager holding
-them in a ContextVar, so nothing leaks between calls or threads.
+the softmax cannot tell apart. The factors for the current forward pass come from
+`suppress(...)`, a context manager holding them in a ContextVar, so nothing leaks between calls
+or threads.
 With no factors set it is eager attention (up to rounding: it scales the queries, not the
 scores).
 """
