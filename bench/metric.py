@@ -59,6 +59,16 @@ class Evidence:
     def perturber(self) -> Perturber:
         return Perturber(self.model, self.encoded, self.replacement, self.batch_size)
 
+    def perturber_for(self, replacement: str) -> Perturber:
+        """A perturber with another replacement than the run's (e.g. a reference that must not
+        remove tokens the way the explained method does)."""
+        if replacement == self.perturber.replacement:
+            return self.perturber
+        return self.cached(
+            f"perturber_{replacement}",
+            lambda: Perturber(self.model, self.encoded, replacement, self.batch_size),
+        )
+
     @cached_property
     def order(self) -> np.ndarray:
         """Removable positions ranked by score, descending (ties keep position order)."""

@@ -1,9 +1,12 @@
-"""Area under the precision-recall curve of the scores against the human rationale (average
-precision, as scikit-learn computes it); higher is better."""
+"""Area under the precision-recall curve of the scores against the human rationale, as ERASER
+computes it (jayded/eraserbenchmark `rationale_benchmark/metrics.py`, `_auprc`) and ferret
+after it (`ferret/evaluators/plausibility_measures.py`): the trapezoid under scikit-learn's
+`precision_recall_curve`. This is not average precision (a step sum), which ERASER reports
+beside it. Higher is better."""
 
 from __future__ import annotations
 
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import auc, precision_recall_curve
 
 from bench.metric import Evidence, Metric, register_metric
 
@@ -20,5 +23,5 @@ class AUPRC(Metric):
         rationale = evidence.rationale_on_candidates()
         if not rationale.any():
             return float("nan")
-        scores = evidence.candidate_scores()
-        return float(average_precision_score(rationale, scores))
+        precision, recall, _ = precision_recall_curve(rationale, evidence.candidate_scores())
+        return float(auc(recall, precision))

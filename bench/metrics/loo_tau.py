@@ -1,5 +1,11 @@
-"""Kendall tau-b between the attribution and leave-one-out occlusion (the drop of the target
-score when one token is replaced, same replacement as the curves); higher is better."""
+"""Kendall tau-b between the attribution and leave-one-out (the drop of the target score when
+one token is deleted, or one image patch blurred); higher is better.
+
+As g8a9/ferret `ferret/evaluators/faithfulness_measures.py` (`TauLOO_Evaluation`), the
+reference deletes the token rather than replacing it in place: `occlusion` replaces tokens by
+the mask token (patches by black), so a reference made the same way would be occlusion itself,
+which would score tau = 1 by construction and top the table.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,16 @@ from scipy.stats import kendalltau
 
 from bench.metric import Evidence, Metric, register_metric
 
+REFERENCE_REMOVAL = {"classifier": "delete", "causal-lm": "delete", "image-classifier": "blur"}
+"""How the leave-one-out reference removes one position, per model kind: no explained method
+removes tokens by deletion or patches by blurring."""
+
 
 def leave_one_out(evidence: Evidence) -> np.ndarray:
-    """y(full) - y(without token i) for every removable position i, in one batched pass."""
+    """y(full) - y(without position i) for every removable position i, in one batched pass."""
     removable = evidence.removable
-    y = evidence.perturber.scores(evidence.removal_masks([[i] for i in removable]))
+    perturber = evidence.perturber_for(REFERENCE_REMOVAL[evidence.model.kind])
+    y = perturber.scores(evidence.removal_masks([[i] for i in removable]))
     return evidence.unperturbed_score() - y
 
 

@@ -1,9 +1,11 @@
+import math
+
 import numpy as np
 import pytest
 
 from bench.evaluate import score_explanation
 from bench.metric import curve_steps
-from tests.bench.metrics._hand import explained, prob_without, ranked, trapezoid
+from tests.bench.metrics._hand import TEXT, explained, prob_without, ranked, trapezoid
 
 
 @pytest.mark.parametrize("replacement", ["mask", "unk", "delete"])
@@ -50,12 +52,17 @@ def test_special_tokens_are_never_removed(bert):
     assert len(curves["deletion"]) == int((~encoded.special).sum()) + 1
 
 
-def test_aopc_is_the_mean_drop_along_the_deletion_curve(bert):
-    encoded, explanation = explained(bert)
+@pytest.mark.parametrize("text", [TEXT, " ".join([TEXT] * 6)])  # 10 and 60 ranked tokens
+def test_aopc_is_the_mean_drop_over_the_first_fifth_of_the_deletion_steps(bert, text):
+    """Samek et al. 2017: 1/(L+1) sum_{k=0..L} (y_0 - y_k), L = ceil(0.2 * N)."""
+    encoded, explanation = explained(bert, text=text)
     order = ranked(encoded, explanation.scores)
     mask_id = bert.tokenizer.mask_token_id
-    y = [prob_without(bert, encoded, order[:k], mask_id) for k in range(len(order) + 1)]
+    steps = math.ceil(0.2 * len(order))
+    y = [prob_without(bert, encoded, order[:k], mask_id) for k in range(steps + 1)]
 
     values, _ = score_explanation(explanation, bert, encoded, ["aopc"])
 
-    assert values["aopc"] == pytest.approx(sum(y[0] - v for v in y) / len(y), abs=1e-6)
+    assert values["aopc"] == pytest.approx(sum(y[0] - v for v in y) / (steps + 1), abs=1e-6)
+    whole_curve = [prob_without(bert, encoded, order[:k], mask_id) for k in range(len(order) + 1)]
+    assert abs(values["aopc"] - np.mean(whole_curve[0] - np.array(whole_curve))) > 1e-3  # not the old mean

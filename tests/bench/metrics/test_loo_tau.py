@@ -1,7 +1,9 @@
 import itertools
 
+import numpy as np
 import pytest
 
+import bench
 from bench.evaluate import score_explanation
 from tests.bench.metrics._hand import explained, prob_without
 
@@ -12,26 +14,28 @@ def kendall_tau_without_ties(a, b) -> float:
     return (sum(s > 0 for s in signs) - sum(s < 0 for s in signs)) / len(pairs)
 
 
-def test_loo_tau_is_kendall_tau_against_single_token_occlusion(bert):
-    encoded, explanation = explained(bert)
-    mask_id = bert.tokenizer.mask_token_id
+def deletion_drops(model, encoded) -> list[float]:
+    """y(full) - y(token i deleted) for every non-special position: ferret's taucorr_loo reference."""
     positions = [i for i in range(encoded.n_positions) if not encoded.special[i]]
-    full = prob_without(bert, encoded, [], mask_id)
-    drops = [full - prob_without(bert, encoded, [i], mask_id) for i in positions]
+    full = prob_without(model, encoded, [])
+    return [full - prob_without(model, encoded, [i]) for i in positions]
 
+
+def test_loo_tau_is_kendall_tau_against_leave_one_out_deletion(bert):
+    encoded, explanation = explained(bert)
+    positions = [i for i in range(encoded.n_positions) if not encoded.special[i]]
     values, _ = score_explanation(explanation, bert, encoded, ["loo_tau"])
-
-    expected = kendall_tau_without_ties([explanation.scores[i] for i in positions], drops)
+    expected = kendall_tau_without_ties(
+        [explanation.scores[i] for i in positions], deletion_drops(bert, encoded)
+    )
     assert values["loo_tau"] == pytest.approx(expected)
 
 
-def test_loo_tau_of_the_occlusion_itself_is_one(bert):
+def test_occlusion_is_not_its_own_reference(bert):
+    """Occlusion replaces by the mask token; the reference deletes, so occlusion earns no free 1."""
     encoded, explanation = explained(bert)
-    mask_id = bert.tokenizer.mask_token_id
-    full = prob_without(bert, encoded, [], mask_id)
-    for i in range(encoded.n_positions):
-        explanation.scores[i] = (
-            full - prob_without(bert, encoded, [i], mask_id) if not encoded.special[i] else 0
-        )
-    values, _ = score_explanation(explanation, bert, encoded, ["loo_tau"])
-    assert values["loo_tau"] == pytest.approx(1.0)
+    explanation.scores[~encoded.special] = deletion_drops(bert, encoded)
+    assert score_explanation(explanation, bert, encoded, ["loo_tau"])[0]["loo_tau"] == pytest.approx(1.0)
+    occlusion = bench.explain("occlusion", bert, encoded.text, target=encoded.target)
+    tau = score_explanation(occlusion, bert, encoded, ["loo_tau"])[0]["loo_tau"]
+    assert tau < 0.99 and np.isfinite(tau)
