@@ -23,7 +23,13 @@ def _cell(row: pd.Series) -> str:
 def ranked_tables(summary: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
     """One wide table per (task, model): a row per method, ordered by its rank on the first
     quality metric (then its mean); columns are the quality metrics, then the cost means."""
-    quality = [m for m in metrics if METRICS.get(m).family != "cost" and m in set(summary["metric"])]
+    # a metric a run recorded but this version no longer registers is shown, not used to order
+    quality = [
+        m
+        for m in metrics
+        if m in set(summary["metric"]) and (m not in METRICS.names() or METRICS.get(m).family != "cost")
+    ]
+    registered = [m for m in quality if m in METRICS.names()]
     tables = []
     for (task, model), group in summary.groupby(["task", "model"], sort=True):
         wide = group[group["metric"].isin(quality)].pivot(index="method", columns="metric")
@@ -34,9 +40,9 @@ def ranked_tables(summary: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[s
         for name, label in COST_COLUMNS.items():
             part = group[group["metric"] == name].set_index("method")["mean"]
             cells[label] = part.reindex(cells.index).map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")
-        if quality:
-            lead = METRICS.get(quality[0])
-            order = wide["rank"][quality[0]].to_frame("rank").join(wide["mean"][quality[0]].rename("mean"))
+        if registered:
+            lead = METRICS.get(registered[0])
+            order = wide["rank"][lead.name].to_frame("rank").join(wide["mean"][lead.name].rename("mean"))
             order["key"] = order["mean"] * (-1 if lead.higher_is_better else 1)
             cells = cells.reindex(order.sort_values(["rank", "key"]).index.tolist())
         tables.append((f"{task} / {model}", cells))

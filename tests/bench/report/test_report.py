@@ -128,3 +128,16 @@ def test_cli_prints_where_the_report_is(text_report, tmp_path, capsys):
     assert f"report: {run_dir / 'report'}/" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "no run directory at" in capsys.readouterr().err
+
+
+def test_a_run_with_a_metric_this_version_no_longer_has_is_still_reported(tmp_path):
+    """Old folders stay readable: a retired metric (e.g. the old token-overlap `iou`) is shown
+    with its recorded values, not refused."""
+    run_dir = text_run(tmp_path / "run")
+    config = (run_dir / "config.toml").read_text()
+    (run_dir / "config.toml").write_text(config.replace("metrics = [", 'metrics = ["retired", '))
+    summary = pd.read_csv(run_dir / "summary.csv")
+    retired = summary[summary["metric"] == summary["metric"].iloc[0]].assign(metric="retired", mean=0.123)
+    pd.concat([summary, retired]).to_csv(run_dir / "summary.csv", index=False)
+    page = make_report(run_dir).read_text()
+    assert "retired" in page and "0.123" in page
