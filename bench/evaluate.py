@@ -11,6 +11,7 @@ import numpy as np
 from bench.errors import InputError
 from bench.metric import FAMILIES, CurveMetric, Evidence, Metric
 from bench.models import Encoded, Model
+from bench.protocol import DEFAULT_PROTOCOL, check_protocols, get_protocol, metric_key, scored_under
 from bench.registry import METRICS
 from bench.types import Example, Explanation
 
@@ -32,8 +33,9 @@ def candidate_mask(encoded: Encoded, example: Example, token_set: str) -> np.nda
 
 
 def default_metrics(has_rationale: bool, sanity: bool = False) -> list[str]:
-    """Every faithfulness and cost metric; plausibility with a rationale; sanity when asked."""
-    families = {"faithfulness", "cost"} | ({"plausibility"} if has_rationale else set())
+    """Every faithfulness, complexity and cost metric; plausibility with a rationale; sanity
+    when asked."""
+    families = {"faithfulness", "complexity", "cost"} | ({"plausibility"} if has_rationale else set())
     families |= {"sanity"} if sanity else set()
     chosen = [
         (FAMILIES.index(metric.family), name) for name, metric in METRICS.items() if metric.family in families
@@ -81,21 +83,44 @@ def score_explanation(
     batch_size: int = 64,
     method: Any = None,
     candidates: np.ndarray | None = None,
+    protocols: Sequence[str] = (DEFAULT_PROTOCOL,),
+    rationale_stats: tuple[float, float] | None = None,
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """({metric: value}, {curve metric: y values}) for one explanation of `encoded`."""
+    """({metric key: value}, {curve metric: y values}) for one explanation of `encoded`.
+
+    Every metric is scored under the first protocol, and under each further protocol that sets
+    what it reads differently (`bench.protocol.scored_under`), keyed `metric@protocol`."""
     if len(explanation.tokens) != encoded.n_positions:
         raise InputError(
             f"the explanation has {len(explanation.tokens)} scores but the model encodes the input "
             f"into {encoded.n_positions} positions; explain the same input with the same model"
         )
-    evidence = Evidence(explanation, model, encoded, rationale, replacement, batch_size, method, candidates)
+    protocols = check_protocols(protocols)
+    shared: dict[str, Any] = {}
+    evidences = {
+        protocol: Evidence(
+            explanation,
+            model,
+            encoded,
+            rationale,
+            replacement,
+            batch_size,
+            method,
+            candidates,
+            protocol=get_protocol(protocol),
+            rationale_stats=rationale_stats,
+            _cache=shared,
+        )  # fmt: skip
+        for protocol in protocols
+    }
     values: dict[str, float] = {}
     curves: dict[str, list[float]] = {}
     for name in metrics:
         metric: Metric = METRICS.get(name)()
-        values[name] = float(metric.compute(evidence))
+        for protocol in scored_under(name, protocols):
+            values[metric_key(name, protocol)] = float(metric.compute(evidences[protocol]))
         if isinstance(metric, CurveMetric):
-            curves[name] = metric.curve(evidence)[1].tolist()
+            curves[name] = metric.curve(evidences[protocols[0]])[1].tolist()
     return values, curves
 
 
@@ -108,6 +133,7 @@ def evaluate(
     replacement: str | None = None,
     batch_size: int = 64,
     token_set: str = "context",
+    protocol: str | Sequence[str] = DEFAULT_PROTOCOL,
 ) -> dict[str, float]:
     """The metrics of one explanation of `model` on `inputs` (text, image, or an `Example`,
     whose rationale is then used unless `rationale` is given, and whose candidates bound the
@@ -116,8 +142,12 @@ def evaluate(
     The input is re-encoded with the explanation's target, so explanations built by hand or
     elsewhere work as long as they have one score per explained position. `rationale` is a
     list of character spans, a (H, W) pixel mask, or a 0/1 mask over positions. `metrics`
-    defaults to every faithfulness and cost metric, plus plausibility when there is a
-    rationale. `replacement` is how removed positions are filled (see bench.perturbation).
+    defaults to every faithfulness, complexity and cost metric, plus plausibility when there
+    is a rationale. `replacement` is how removed positions are filled (see bench.perturbation).
+    `protocol` names the evaluation protocol (`eraser`, `ferret`, `xai-bench`; see
+    `bench/protocols/`), or several: values under a protocol other than `xai-bench` are keyed
+    `metric@protocol`. A protocol that takes k from the dataset's mean rationale takes this
+    example's own.
     """
     example = inputs if isinstance(inputs, Example) else Example(id="input", inputs=inputs)
     rationale = example.rationale if rationale is None else rationale
@@ -125,7 +155,9 @@ def evaluate(
     mask = rationale_mask(encoded, rationale)
     candidates = candidate_mask(encoded, example, token_set)
     names = list(metrics) if metrics is not None else default_metrics(mask is not None)
+    protocols = [protocol] if isinstance(protocol, str) else list(protocol)
     values, _ = score_explanation(
-        explanation, model, encoded, names, mask, replacement, batch_size, candidates=candidates
-    )
+        explanation, model, encoded, names, mask, replacement, batch_size, candidates=candidates,
+        protocols=protocols,
+    )  # fmt: skip
     return values

@@ -1,17 +1,18 @@
 """The base class of metrics (one subclass per file in `bench/metrics/`) and what they read.
 
 A metric declares, like Quantus does, its direction (`higher_is_better`), its `value_range`
-and its `family` (faithfulness | plausibility | sanity | cost), and computes one float from an
-`Evidence`: the explanation, the model and encoded input it explains, the perturbation
-machinery, and the rationale when the task has one. A metric never knows which method made
-the scores. Curve metrics also expose their curve (y at x = k/N) for the records.
+and its `family` (faithfulness | plausibility | complexity | sanity | cost), and computes one
+float from an `Evidence`: the explanation, the model and encoded input it explains, the
+perturbation machinery, the rationale when the task has one, and the evaluation protocol
+(`bench.protocol`) whose settings it names in `protocol_settings`. A metric never
+knows which method made the scores. Curve metrics also expose their curve (y at x = k/N).
 A value that is undefined on one example (an empty rationale, fewer than two tokens) is NaN.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -20,11 +21,12 @@ import numpy as np
 from bench.errors import NotApplicableError
 from bench.models import Encoded, Model
 from bench.perturbation import Perturber
+from bench.protocol import DEFAULT_PROTOCOL, Protocol, get_protocol
 from bench.registry import METRICS
 from bench.types import Explanation
 
 register_metric = METRICS.register
-FAMILIES = ("faithfulness", "plausibility", "sanity", "cost")
+FAMILIES = ("faithfulness", "plausibility", "complexity", "sanity", "cost")
 EVERY_TOKEN_UP_TO = 64
 CURVE_FRACTIONS = 20
 
@@ -53,7 +55,13 @@ class Evidence:
     candidates: np.ndarray | None = None
     """0/1 per explained position: where a rationale could lie, the token set plausibility
     metrics score (SQuAD: the context); None is every removable position."""
+    protocol: Protocol = field(default_factory=lambda: get_protocol(DEFAULT_PROTOCOL))
+    rationale_stats: tuple[float, float] | None = None
+    """(mean |rationale|, mean |rationale| / |candidates|) over the run's examples, for token_f1's
+    k under a protocol that fixes k from the dataset; None: this example is its own dataset."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Results shared by metrics; keys of protocol-dependent results name the protocol, so
+    evidences of one explanation under several protocols may share one cache."""
 
     @cached_property
     def perturber(self) -> Perturber:
@@ -68,6 +76,29 @@ class Evidence:
             f"perturber_{replacement}",
             lambda: Perturber(self.model, self.encoded, replacement, self.batch_size),
         )
+
+    @cached_property
+    def protocol_perturber(self) -> Perturber:
+        """The perturber of protocol-governed metrics: the protocol's removal (text only) and class
+        (the model's prediction on the full input under `target="predicted"`; a causal LM's
+        target text stays)."""
+        removal = self.protocol.removal if self.model.modality == "text" else None
+        removal = removal or self.perturber.replacement
+        if self.protocol.target == "gold" or self.model.kind == "causal-lm":
+            return self.perturber_for(removal)
+
+        def predicted() -> Perturber:
+            encoded = replace(self.encoded, target=self.model.predicted_class(self.encoded))
+            return Perturber(self.model, encoded, removal, self.batch_size)
+
+        return self.cached(f"perturber_{removal}_predicted", predicted)
+
+    def protocol_unperturbed_score(self) -> float:
+        perturber = self.protocol_perturber
+        if perturber is self.perturber:
+            return self.unperturbed_score()
+        key = f"unperturbed_{perturber.replacement}_{perturber.encoded.target}"
+        return self.cached(key, lambda: float(perturber.scores(self.removal_masks([[]]))[0]))
 
     @cached_property
     def order(self) -> np.ndarray:
@@ -116,6 +147,9 @@ class Metric:
     value_range: ClassVar[tuple[float, float]]
     needs_rationale: ClassVar[bool] = False
     needs_method: ClassVar[bool] = False
+    protocol_settings: ClassVar[tuple[str, ...]] = ()
+    """The `Protocol` fields the value depends on (then recorded once per protocol that sets
+    them differently, see `bench.protocol.scored_under`)."""
 
     @classmethod
     def record_column(cls) -> str:

@@ -205,6 +205,11 @@ class Model:
         return int(target)
 
     @torch.no_grad()
+    def predicted_class(self, encoded: Encoded) -> int:
+        """The class the model predicts for an encoded input (classifiers, image classifiers)."""
+        return int(self._forward(self.batch([encoded])).logits[0].argmax())
+
+    @torch.no_grad()
     def predict(self, ids: torch.Tensor) -> int:
         return int(self.hf(input_ids=ids[None].to(self.device)).logits[0].argmax())
 

@@ -1,4 +1,4 @@
-"""A small name -> class registry shared by methods, tasks and metrics.
+"""A small name -> class registry shared by methods, tasks, metrics and protocols.
 
 Built-in entries register themselves with a decorator in their own module; the registry
 imports every module of its home package on first use, so adding a method or task is one
@@ -70,3 +70,4 @@ class Registry(Generic[T]):
 METHODS: Registry = Registry("method", "methods", "xai_bench.methods")
 TASKS: Registry = Registry("task", "tasks", "xai_bench.tasks")
 METRICS: Registry = Registry("metric", "bench.metrics", "xai_bench.metrics")
+PROTOCOLS: Registry = Registry("protocol", "bench.protocols", "xai_bench.protocols")

@@ -17,6 +17,7 @@ import tomli_w
 from bench.errors import InputError
 from bench.evaluate import check_token_set, default_metrics
 from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS
+from bench.protocol import DEFAULT_PROTOCOL, check_protocols, metric_keys
 from bench.registry import METHODS, METRICS, TASKS
 
 DEFAULT_TASK = "spam"
@@ -49,6 +50,9 @@ class RunConfig:
     token_set: str = "context"
     """Which positions plausibility metrics score: the task's candidates (`context`: SQuAD's
     context passage; every position for tasks that name none) or every position (`prompt`)."""
+    protocols: list[str] = field(default_factory=lambda: [DEFAULT_PROTOCOL])
+    """Evaluation protocols (`bench/protocols/`: xai-bench, eraser, ferret): every metric is scored
+    under the first, the protocol-governed ones under each further one too (`metric@protocol`)."""
     sanity: bool = False
     """Also run the model-randomisation check (re-runs every method on a re-initialised model)."""
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -104,6 +108,7 @@ class RunConfig:
                 f"replacement {replacement!r} does not apply to {task.modality} tasks; use one of {allowed}"
             )
         check_token_set(self.token_set)
+        protocols = check_protocols(self.protocols)
         if self.executor not in ("local", "ray"):
             raise InputError(f"unknown executor {self.executor!r}; use local or ray")
         name = self.name or f"{self.task}-{datetime.now(UTC):%Y%m%d}"
@@ -114,10 +119,15 @@ class RunConfig:
                 "methods": list(methods),
                 "metrics": list(metrics),
                 "replacement": replacement,
+                "protocols": protocols,
                 "name": name,
                 "out": out,
             }
         )
+
+    def metric_keys(self) -> list[str]:
+        """The keys of every metric value the run records (`bench.protocol.metric_keys`)."""
+        return metric_keys(self.metrics, self.protocols)
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide the results."""

@@ -34,6 +34,7 @@ from bench.api import get_method
 from bench.evaluate import candidate_mask, rationale_mask, score_explanation
 from bench.executors import make_executor
 from bench.models import Model, load_model
+from bench.protocol import get_protocol, metric_column, metric_of
 from bench.records import CURVES, finished, read_records, write_part
 from bench.registry import METRICS, TASKS
 from bench.run_config import RunConfig
@@ -124,17 +125,10 @@ def run_row(config: RunConfig, model: Model, example: Example, method_name: str)
         if mask is None:
             metrics = [m for m in metrics if not METRICS.get(m).needs_rationale]
         values, curves = score_explanation(
-            explanation,
-            model,
-            encoded,
-            metrics,
-            mask,
-            config.replacement,
-            config.batch_size,
-            method,
-            candidates,
-        )
-        row.update({METRICS.get(name).record_column(): value for name, value in values.items()})
+            explanation, model, encoded, metrics, mask, config.replacement, config.batch_size,
+            method, candidates, config.protocols, rationale_stats(config, model),
+        )  # fmt: skip
+        row.update({metric_column(key): value for key, value in values.items()})
         row.update({f"curve_{name}": curve for name, curve in curves.items() if name in CURVES})
     except Exception as error:  # noqa: BLE001 - every failure is recorded and the run goes on
         row["error"] = f"{type(error).__name__}: {error}"
@@ -155,7 +149,36 @@ def run_shard(shard: Shard, on_row=None) -> list[dict[str, Any]]:
 
 
 def metric_columns(config: RunConfig) -> list[str]:
-    return [METRICS.get(m).record_column() for m in config.metrics if METRICS.get(m).family != "cost"]
+    return [metric_column(key) for key in config.metric_keys() if metric_of(key).family != "cost"]
+
+
+_RATIONALE_STATS: dict[str, tuple[float, float] | None] = {}
+
+
+def rationale_stats(config: RunConfig, model: Model) -> tuple[float, float] | None:
+    """(mean |rationale|, mean |rationale| / |candidates|) in tokens over the run's examples with
+    a non-empty rationale, for protocols whose token_f1 k comes from the dataset; computed once
+    per process and only when a protocol needs it."""
+    needed = "token_f1" in config.metrics and any(
+        get_protocol(name).token_f1_k in ("mean", "fraction") for name in config.protocols
+    )
+    key = config.identity_hash()
+    if needed and key not in _RATIONALE_STATS:
+        lengths, fractions = [], []
+        for example in examples_of(config):
+            encoded = model.encode(example.inputs, example.target)
+            mask = rationale_mask(encoded, example.rationale)
+            if mask is None:
+                continue
+            candidates = candidate_mask(encoded, example, config.token_set)
+            scored = ~np.asarray(encoded.special, dtype=bool)
+            if candidates is not None:
+                scored &= np.asarray(candidates, dtype=bool)
+            if mask[scored].any():
+                lengths.append(float(mask[scored].sum()))
+                fractions.append(float(mask[scored].mean()))
+        _RATIONALE_STATS[key] = (float(np.mean(lengths)), float(np.mean(fractions))) if lengths else None
+    return _RATIONALE_STATS.get(key)
 
 
 def _versions() -> dict[str, str]:
@@ -227,10 +250,11 @@ def run(config: RunConfig | dict | str | Path | None = None, console: Console | 
         task_and_model(config)  # load (or train) the model once before any worker needs it
         _execute(config, shards, run_dir, columns, console)
     records = read_records(run_dir)
-    summary = summarize(records, config.metrics, seed=config.seed)
-    write_summary(run_dir, summary, config.metrics)
+    keys = config.metric_keys()
+    summary = summarize(records, keys, seed=config.seed)
+    write_summary(run_dir, summary, keys)
     errors = int(records["error"].notna().sum()) if len(records) else 0
-    print_summary(summary, config.metrics, Console(quiet=config.quiet))
+    print_summary(summary, keys, Console(quiet=config.quiet))
     if errors:
         console.print(f"{errors} of {len(records)} rows are errors (see the `error` column of the records)")
     console.print(f"results: {run_dir}")

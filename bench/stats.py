@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import bootstrap, wilcoxon
 
-from bench.registry import METRICS
+from bench.protocol import metric_column, metric_of
 
 ALPHA = 0.05
 SUMMARY_COLUMNS = ["task", "model", "method", "metric", "mean", "ci_low", "ci_high", "n", "rank", "tied_with"]
@@ -96,8 +96,8 @@ def summarize(records: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -> p
     frames = []
     for (task, model), group in ok.groupby(["task", "model"], sort=True):
         for name in metrics:
-            metric = METRICS.get(name)
-            column = metric.record_column()
+            metric = metric_of(name)
+            column = metric_column(name)
             if column not in group:
                 continue
             table = group.pivot(index="example_id", columns="method", values=column)

@@ -10,7 +10,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from bench.registry import METRICS
+from bench.protocol import DEFAULT_PROTOCOL, is_registered, metric_of, split_key
 
 COST_COLUMNS = {"seconds": "s/ex", "forward_passes": "fwd/ex"}
 
@@ -27,9 +27,9 @@ def ranked_tables(summary: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[s
     quality = [
         m
         for m in metrics
-        if m in set(summary["metric"]) and (m not in METRICS.names() or METRICS.get(m).family != "cost")
+        if m in set(summary["metric"]) and (not is_registered(m) or metric_of(m).family != "cost")
     ]
-    registered = [m for m in quality if m in METRICS.names()]
+    registered = [m for m in quality if is_registered(m)]
     tables = []
     for (task, model), group in summary.groupby(["task", "model"], sort=True):
         wide = group[group["metric"].isin(quality)].pivot(index="method", columns="metric")
@@ -41,12 +41,18 @@ def ranked_tables(summary: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[s
             part = group[group["metric"] == name].set_index("method")["mean"]
             cells[label] = part.reindex(cells.index).map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")
         if registered:
-            lead = METRICS.get(registered[0])
-            order = wide["rank"][lead.name].to_frame("rank").join(wide["mean"][lead.name].rename("mean"))
-            order["key"] = order["mean"] * (-1 if lead.higher_is_better else 1)
+            lead = registered[0]
+            order = wide["rank"][lead].to_frame("rank").join(wide["mean"][lead].rename("mean"))
+            order["key"] = order["mean"] * (-1 if metric_of(lead).higher_is_better else 1)
             cells = cells.reindex(order.sort_values(["rank", "key"]).index.tolist())
         tables.append((f"{task} / {model}", cells))
     return tables
+
+
+def protocols_of(keys: Sequence[str]) -> list[str]:
+    """The protocols behind a run's metric keys, in order (the default one when none is named)."""
+    named = [split_key(key)[1] for key in keys if is_registered(key) and metric_of(key).protocol_settings]
+    return list(dict.fromkeys(named)) or [DEFAULT_PROTOCOL]
 
 
 def _number(value: float) -> str:
@@ -54,15 +60,18 @@ def _number(value: float) -> str:
 
 
 def _direction(name: str) -> str:
-    if name not in METRICS.names():
+    if not is_registered(name):
         return name
-    return f"{name} {'↑' if METRICS.get(name).higher_is_better else '↓'}"
+    return f"{name} {'↑' if metric_of(name).higher_is_better else '↓'}"
 
 
 def write_summary(run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str]) -> None:
     summary.to_csv(Path(run_dir) / "summary.csv", index=False)
     lines = [
         "# Summary",
+        "",
+        f"Protocols: {', '.join(protocols_of(metrics))} (a metric under a protocol other than xai-bench "
+        "is named metric@protocol; see the README's 'Evaluation protocols').",
         "",
         "Cells: mean [95% bootstrap CI] #rank; `=` marks a tie with another method (paired Wilcoxon, "
         "Holm-corrected, p >= 0.05). ↑ higher is better, ↓ lower is better.",
@@ -82,9 +91,11 @@ def print_summary(summary: pd.DataFrame, metrics: Sequence[str], console: Consol
     if not console.is_terminal:
         console.width = max(console.width, 112)  # a pipe or a log file: room for full numbers
     cost = summary[summary["metric"].isin(list(COST_COLUMNS))]
-    quality = [m for m in metrics if METRICS.get(m).family != "cost"]
+    quality = [m for m in metrics if not is_registered(m) or metric_of(m).family != "cost"]
     for (task, model), group in summary.groupby(["task", "model"], sort=True):
-        table = Table(title=f"{task} / {model}: ranks (= not significantly different)")
+        protocols = ", ".join(protocols_of(metrics))
+        title = f"{task} / {model}, protocols {protocols}: ranks (= not significantly different)"
+        table = Table(title=title)
         for column in ("metric", "rank", "method", "mean", "95% CI", *COST_COLUMNS.values()):
             table.add_column(column, justify="left" if column == "method" else "right", no_wrap=True)
         costs = cost[(cost["task"] == task) & (cost["model"] == model)].pivot(

@@ -49,6 +49,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="positions plausibility metrics score: the task's candidates (default; squad_qa: the "
         "context passage) or every position of the prompt",
     )
+    parser.add_argument(
+        "--protocol",
+        "--protocols",
+        dest="protocols",
+        type=_names,
+        help="evaluation protocols, comma-separated: xai-bench (default) | eraser | ferret; the "
+        "protocol-governed metrics are scored under each (see README, 'Evaluation protocols')",
+    )
     parser.add_argument("--sanity", action="store_true", default=None, help="add the randomisation check")
     parser.add_argument("--out", help="run folder (default results/<name>)")
     parser.add_argument("--name", help="run name (default <task>-<date>)")

@@ -1,4 +1,7 @@
-"""The ERASER bins (DeYoung et al. 2020) shared by comprehensiveness and sufficiency."""
+"""The bins of comprehensiveness and sufficiency (ERASER, DeYoung et al. 2020; ferret's AOPC
+variants), shared by both and by `aopc` under a protocol with `aopc="bins"`. Which fractions,
+how they round, whether only positive scores are selected and whether empty or repeated bins
+count are the protocol's (`bench.protocol.Protocol`)."""
 
 from __future__ import annotations
 
@@ -8,20 +11,44 @@ import numpy as np
 
 from bench.metric import Evidence
 
-BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
+BIN_SETTINGS = (
+    "removal", "target", "bins", "rounding", "skip_repeated_bins", "positive_only", "no_selection"
+)  # fmt: skip
+"""The protocol fields the binned metrics read."""
 
 
-def bin_sizes(n: int) -> list[int]:
-    """Top-k per bin: ceil(fraction * n), at least one token."""
-    return [max(1, math.ceil(fraction * n)) for fraction in BINS]
+def bin_size(fraction: float, n: int, rounding: str) -> int:
+    """Tokens selected for one bin of n ranked tokens: ceil (at least one) or int(f * n)."""
+    return max(1, math.ceil(fraction * n)) if rounding == "ceil" else int(fraction * n)
+
+
+def bin_selections(evidence: Evidence) -> list[np.ndarray]:
+    """Per counted bin, the positions it selects: the top-scored removable positions."""
+    protocol = evidence.protocol
+    ranked = evidence.order
+    n = len(ranked)
+    if protocol.positive_only:
+        ranked = ranked[evidence.explanation.scores[ranked] > 0]
+    selections: list[np.ndarray] = []
+    for fraction in protocol.bins:
+        chosen = ranked[: bin_size(fraction, n, protocol.rounding)]
+        repeated = bool(selections) and set(chosen.tolist()) == set(selections[-1].tolist())
+        if protocol.skip_repeated_bins and (len(chosen) == 0 or repeated):
+            continue
+        selections.append(chosen)
+    return selections
 
 
 def mean_drop(evidence: Evidence, keep_top: bool) -> float:
-    """Mean over the bins of y(full input) - y(variant); the variant removes the top-k tokens,
-    or, with `keep_top`, everything except them."""
-    order = evidence.order
-    if len(order) == 0:
+    """Mean over the bins of y(full input) - y(variant) for the protocol's class; the variant
+    removes the bin's tokens (the protocol's way), or with `keep_top` everything else."""
+    if len(evidence.order) == 0:
         return float("nan")
-    removed = [order[k:] if keep_top else order[:k] for k in bin_sizes(len(order))]
-    y = evidence.perturber.scores(evidence.removal_masks(removed))
-    return float(np.mean(evidence.unperturbed_score() - y))
+    selections = bin_selections(evidence)
+    if not selections:
+        return evidence.protocol.no_selection[int(keep_top)]
+    removable = evidence.removable
+    removed = [np.setdiff1d(removable, chosen) if keep_top else chosen for chosen in selections]
+    perturber = evidence.protocol_perturber
+    y = perturber.scores(evidence.removal_masks(removed))
+    return float(np.mean(evidence.protocol_unperturbed_score() - y))

@@ -1,4 +1,4 @@
-"""Shared pieces of the plausibility metrics: the top-|rationale| overlap and positive score mass.
+"""Shared pieces of the plausibility metrics: F1 and the positive score mass.
 Special tokens are never part of a rationale and are left out of every plausibility metric, and
 so are positions outside the task's candidates (`Evidence.candidate_positions`)."""
 
@@ -9,13 +9,8 @@ import numpy as np
 from bench.metric import Evidence
 
 
-def top_k_overlap(evidence: Evidence) -> tuple[int, int]:
-    """(|top-k ∩ rationale|, k) with k = |rationale|, top-k by score among the candidates."""
-    rationale = evidence.rationale_on_candidates()
-    k = int(rationale.sum())
-    scores = evidence.candidate_scores()
-    top = np.argsort(-scores, kind="stable")[:k]
-    return int(rationale[top].sum()), k
+def f1(precision: float, recall: float) -> float:
+    return 0.0 if precision == 0 or recall == 0 else 2 * precision * recall / (precision + recall)
 
 
 def positive_mass(evidence: Evidence) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,8 @@ learned", eq. 12): the mean drop of the target score over the first L + 1 steps 
 first removal, 1/(L+1) * sum_{k=0..L} (y_0 - y_k); higher means the top-ranked tokens mattered
 more. L is a fifth of the ranked positions (rounded up): the whole curve's tail, where almost
 everything is gone, is the same for every method and only compresses their differences.
+Under a protocol with `aopc="bins"` (ERASER's `_instances_aopc`, ferret's AOPC) it is the mean
+drop over the protocol's bins, i.e. that protocol's comprehensiveness.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from bench.metric import Evidence, Metric, register_metric
+from bench.metrics._eraser import BIN_SETTINGS, mean_drop
 
 
 @register_metric("aopc")
@@ -21,6 +24,7 @@ class AOPC(Metric):
     family = "faithfulness"
     higher_is_better = True
     value_range = (-1.0, 1.0)
+    protocol_settings = ("aopc", *BIN_SETTINGS)
     steps_fraction: ClassVar[float] = 0.2
     """L as a fraction of the ranked (removable) positions, rounded up."""
 
@@ -28,10 +32,12 @@ class AOPC(Metric):
         return math.ceil(self.steps_fraction * n)
 
     def compute(self, evidence: Evidence) -> float:
+        if evidence.protocol.aopc == "bins":
+            return mean_drop(evidence, keep_top=False)
         order = evidence.order
         if len(order) == 0:
             return float("nan")
         removed = [order[:k] for k in range(1, self.steps(len(order)) + 1)]
-        y = evidence.perturber.scores(evidence.removal_masks(removed))
+        y = evidence.protocol_perturber.scores(evidence.removal_masks(removed))
         # k = 0 contributes y_0 - y_0 = 0 to the sum, and counts in the L + 1
-        return float(np.sum(evidence.unperturbed_score() - y) / (len(removed) + 1))
+        return float(np.sum(evidence.protocol_unperturbed_score() - y) / (len(removed) + 1))

@@ -1,10 +1,12 @@
-"""ERASER comprehensiveness: how much the target probability drops when the top 1/5/10/20/50%
-of tokens are removed (averaged over the bins); higher is better."""
+"""Comprehensiveness (ERASER, DeYoung et al. 2020): how much the target probability drops when the
+top-scored tokens are removed, averaged over bins of 1/5/10/20/50% of the tokens (ERASER's AOPC
+form); higher is better. Bins, rounding, removal and class are the protocol's
+(`bench/protocols/`): ferret's AOPC comprehensiveness under `ferret`."""
 
 from __future__ import annotations
 
 from bench.metric import Evidence, Metric, register_metric
-from bench.metrics._eraser import mean_drop
+from bench.metrics._eraser import BIN_SETTINGS, mean_drop
 
 
 @register_metric("comprehensiveness")
@@ -13,6 +15,7 @@ class Comprehensiveness(Metric):
     family = "faithfulness"
     higher_is_better = True
     value_range = (-1.0, 1.0)
+    protocol_settings = BIN_SETTINGS
 
     def compute(self, evidence: Evidence) -> float:
         return mean_drop(evidence, keep_top=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.metric import Evidence, Metric, register_metric
+from bench.metrics._rationale import f1
 
 THRESHOLD = 0.5
 
@@ -25,10 +26,6 @@ def spans(positions: np.ndarray) -> list[set[int]]:
         else:
             runs.append({position})
     return runs
-
-
-def f1(precision: float, recall: float) -> float:
-    return 0.0 if precision == 0 or recall == 0 else 2 * precision * recall / (precision + recall)
 
 
 @register_metric("iou_f1")

@@ -1,10 +1,11 @@
-"""ERASER sufficiency: how much the target probability drops when ONLY the top 1/5/10/20/50% of
-tokens are kept (averaged over the bins); lower is better."""
+"""Sufficiency (ERASER, DeYoung et al. 2020): how much the target probability drops when ONLY the
+top-scored tokens are kept, averaged over the bins as comprehensiveness; lower is better. Bins,
+rounding, removal and class are the protocol's (`bench/protocols/`)."""
 
 from __future__ import annotations
 
 from bench.metric import Evidence, Metric, register_metric
-from bench.metrics._eraser import mean_drop
+from bench.metrics._eraser import BIN_SETTINGS, mean_drop
 
 
 @register_metric("sufficiency")
@@ -13,6 +14,7 @@ class Sufficiency(Metric):
     family = "faithfulness"
     higher_is_better = False
     value_range = (-1.0, 1.0)
+    protocol_settings = BIN_SETTINGS
 
     def compute(self, evidence: Evidence) -> float:
         return mean_drop(evidence, keep_top=True)

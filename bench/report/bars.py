@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.registry import METRICS
+from bench.protocol import is_registered, metric_of
 from bench.report.figures import FigureFile, Skipped, method_colours, new_figure, save
 from bench.report.finished_run import FinishedRun
 
@@ -26,7 +26,7 @@ def significance_mark(row: pd.Series) -> str:
 
 def family_metrics(summary: pd.DataFrame, family: str) -> list[str]:
     present = list(dict.fromkeys(summary["metric"]))
-    return [m for m in present if m in METRICS.names() and METRICS.get(m).family == family]
+    return [m for m in present if is_registered(m) and metric_of(m).family == family]
 
 
 def _panel(ax, rows: pd.DataFrame, methods: list[str], colours: dict, metric: str) -> None:
@@ -46,7 +46,7 @@ def _panel(ax, rows: pd.DataFrame, methods: list[str], colours: dict, metric: st
             ha="center",
             fontsize=7,
         )
-    arrow = "↑" if METRICS.get(metric).higher_is_better else "↓"
+    arrow = "↑" if metric_of(metric).higher_is_better else "↓"
     ax.set_title(f"{metric} {arrow}")
     ax.set_xticks(x, rows.index, rotation=45, ha="right", fontsize=8)
     ax.margins(y=0.15)

@@ -1,5 +1,5 @@
-"""What every figure shares: the Agg backend, one colour per method across all figures, and
-saving each figure as PNG (for the page) and PDF (for papers)."""
+"""What every figure shares: the Agg backend, one colour per method across all figures, the
+rank slope chart, and saving each figure as PNG (for the page) and PDF (for papers)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+from scipy.stats import kendalltau  # noqa: E402
 
 DPI = 100
 
@@ -57,3 +60,30 @@ def save(
         figure.savefig(pdf_path)
     plt.close(figure)
     return FigureFile(title, png, pdf_path, caption)
+
+
+def rank_slopes(ax, ranks: pd.DataFrame, colours: dict, xlabel: str, ylabel: str) -> str:
+    """Draw a (method x condition) rank table as one line per method across the conditions
+    (crossing lines: the ranking depends on the condition); returns a caption with Kendall's
+    tau of each condition's ranking against the first one's."""
+    for method, row in ranks.iterrows():
+        ax.plot(range(len(row)), row.to_numpy(dtype=float), marker="o", color=colours.get(method, "grey"))
+        ax.annotate(
+            method,
+            (len(row) - 1, float(row.iloc[-1])),
+            textcoords="offset points",
+            xytext=(6, -3),
+            fontsize=7,
+        )
+    ax.set_xticks(range(len(ranks.columns)), ranks.columns)
+    ax.set_xlim(-0.3, len(ranks.columns) - 0.2)  # room for the method names at the right
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.invert_yaxis()
+    ax.grid(alpha=0.3)
+    first = ranks.iloc[:, 0].to_numpy(dtype=float)
+    taus = [
+        f"{c}: {kendalltau(first, ranks[c].to_numpy(dtype=float)).statistic:.2f}" for c in ranks.columns[1:]
+    ]
+    return f"Kendall τ with the {ranks.columns[0]} ranking: " + ", ".join(taus)

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import InputError
+from bench.protocol import DEFAULT_PROTOCOL
 from bench.records import read_records
 from bench.stats import SUMMARY_COLUMNS
 
@@ -36,6 +37,11 @@ class FinishedRun:
         """Methods in the order the config lists them (then any others found in the records)."""
         listed = [m for m in self.config.get("methods", []) if m in set(self.records["method"])]
         return listed + sorted(set(self.records["method"]) - set(listed))
+
+    @property
+    def protocols(self) -> list[str]:
+        """The evaluation protocols the run was scored under (older runs: the default one)."""
+        return list(self.config.get("protocols") or [DEFAULT_PROTOCOL])
 
     @property
     def seed(self) -> int:

@@ -9,6 +9,7 @@ import base64
 import html
 from pathlib import Path
 
+from bench.protocol import metric_keys
 from bench.report import heatmaps, patches
 from bench.report.agreement import plot_agreement
 from bench.report.bars import plot_bars
@@ -16,6 +17,7 @@ from bench.report.cost import plot_cost
 from bench.report.curves import plot_curves
 from bench.report.figures import FigureFile, Skipped
 from bench.report.finished_run import FinishedRun, load_run
+from bench.report.protocols import plot_protocols
 from bench.report.replacement import plot_replacement
 from bench.summary import ranked_tables
 
@@ -55,7 +57,9 @@ def _figure_section(item: FigureFile | Skipped, root: Path) -> str:
 
 
 def summary_section(run: FinishedRun) -> str:
-    metrics = run.config.get("metrics") or list(dict.fromkeys(run.summary["metric"]))
+    metrics = list(dict.fromkeys(run.summary["metric"]))
+    if run.config.get("metrics"):
+        metrics = metric_keys(run.config["metrics"], run.protocols)
     parts = [
         "<p>Cells: mean [95% bootstrap CI] #rank; '=' marks a tie with another method (paired Wilcoxon, "
         "Holm-corrected, p ≥ 0.05).</p>"
@@ -122,6 +126,7 @@ def make_report(run_dir: str | Path) -> Path:
         plot_cost(run, figures_dir),
         plot_agreement(run, figures_dir),
         plot_replacement(run, figures_dir),
+        plot_protocols(run, figures_dir),
     ]
     title = f"xai-bench report: {run.config.get('name') or run.path.name}"
     tasks = ", ".join(sorted(set(run.records["task"])))
@@ -130,7 +135,7 @@ def make_report(run_dir: str | Path) -> Path:
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Task: <b>{html.escape(tasks)}</b> · model: <b>{html.escape(models)}</b> · "
         f"{run.records['example_id'].nunique()} examples · methods: {html.escape(', '.join(run.methods))} · "
-        f"seed {run.seed}</p>",
+        f"seed {run.seed} · protocols: {html.escape(', '.join(run.protocols))}</p>",
         "<h2>Summary</h2>",
         summary_section(run),
         f"<h2>Heatmaps (first {HEATMAP_EXAMPLES} examples; scroll inside the box)</h2>",

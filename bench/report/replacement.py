@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from scipy.stats import kendalltau
 
-from bench.report.figures import FigureFile, Skipped, method_colours, new_figure, save
+from bench.report.figures import FigureFile, Skipped, method_colours, new_figure, rank_slopes, save
 from bench.report.finished_run import FinishedRun
 
 COLUMN = "metric_deletion"
@@ -32,26 +31,8 @@ def plot_replacement(run: FinishedRun, out_dir: Path) -> FigureFile | Skipped:
             "--replacement into a separate folder to compare",
         )
     ranks = ranks_by_replacement(run.ok)
-    colours = method_colours(run.methods)
     figure = new_figure(2.0 + 1.4 * len(replacements), 4.0)
-    ax = figure.subplots()
-    for method, row in ranks.iterrows():
-        ax.plot(range(len(row)), row.to_numpy(dtype=float), marker="o", color=colours.get(method, "grey"))
-        ax.annotate(
-            method,
-            (len(row) - 1, float(row.iloc[-1])),
-            textcoords="offset points",
-            xytext=(6, -3),
-            fontsize=7,
-        )
-    ax.set_xticks(range(len(ranks.columns)), ranks.columns)
-    ax.set_xlabel("replacement")
-    ax.set_ylabel("rank by mean deletion AUC (1 = best)")
-    ax.invert_yaxis()
-    ax.grid(alpha=0.3)
-    first = ranks.iloc[:, 0].to_numpy(dtype=float)
-    taus = [
-        f"{c}: {kendalltau(first, ranks[c].to_numpy(dtype=float)).statistic:.2f}" for c in ranks.columns[1:]
-    ]
-    caption = f"Kendall τ of each ranking with the {ranks.columns[0]} ranking: " + ", ".join(taus)
+    colours = method_colours(run.methods)
+    ylabel = "rank by mean deletion AUC (1 = best)"
+    caption = rank_slopes(figure.subplots(), ranks, colours, "replacement", ylabel)
     return save(figure, out_dir, "replacement", title, caption)

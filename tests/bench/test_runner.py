@@ -166,3 +166,38 @@ def test_sanity_option_adds_the_randomisation_check(tmp_path):
     records = read_records(tmp_path)
     # random scores ignore the weights, so the randomised model explains identically
     np.testing.assert_allclose(records["metric_randomization"], 1.0)
+
+
+def test_a_run_holds_several_protocols_and_records_them(tmp_path):
+    """Each protocol-governed metric gets a column per protocol, the token_f1 k of ferret comes
+    from the run's mean rationale length, and the protocols are saved in config.toml."""
+    settings = dict(methods=["random"], metrics=["deletion", "comprehensiveness", "token_f1"])
+    summary = bench.run(config(tmp_path, protocols=["xai-bench", "ferret"], **settings))
+    records = sorted_records(tmp_path)
+    assert {"metric_comprehensiveness", "metric_comprehensiveness@ferret", "metric_token_f1@ferret"} <= set(
+        records.columns
+    )
+    assert "metric_deletion@ferret" not in records  # no protocol governs deletion
+    assert set(summary["metric"]) >= {"comprehensiveness@ferret", "token_f1@ferret"}
+    assert RunConfig.from_toml(tmp_path / "config.toml").protocols == ["xai-bench", "ferret"]
+    assert "Protocols: xai-bench, ferret" in (tmp_path / "summary.md").read_text()
+    # ferret's k is the mean rationale length over the run's examples, recomputed here
+    _, model = task_and_model(config(tmp_path))
+    examples = {example.id: example for example in runner.examples_of(config(tmp_path))}
+    lengths = [int(np.sum(mask)) for mask in records["rationale"] if np.sum(mask)]
+    assert len(set(lengths)) > 1  # else each example's own length would pass as the mean
+    for _, row in records.iterrows():
+        encoded = model.encode(examples[row["example_id"]].inputs, int(row["target"]))
+        explanation = bench.Explanation(
+            row["tokens"], np.asarray(row["scores"]), encoded.target, special_tokens=encoded.special
+        )
+        values, _ = score_explanation(
+            explanation, model, encoded, ["token_f1"], np.asarray(row["rationale"]), protocols=["ferret"],
+            rationale_stats=(float(np.mean(lengths)), 0.0),
+        )  # fmt: skip
+        assert row["metric_token_f1@ferret"] == pytest.approx(values["token_f1@ferret"])
+
+
+def test_an_unknown_protocol_is_a_one_line_error(tmp_path):
+    with pytest.raises(InputError, match="unknown protocol 'erasr'"):
+        bench.run(config(tmp_path, protocols=["erasr"]))
