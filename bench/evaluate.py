@@ -32,13 +32,15 @@ def candidate_mask(encoded: Encoded, example: Example, token_set: str) -> np.nda
     return rationale_mask(encoded, example.candidates) if token_set == "context" else None
 
 
-def default_metrics(has_rationale: bool, sanity: bool = False) -> list[str]:
+def default_metrics(has_rationale: bool, sanity: bool = False, runner: bool = False) -> list[str]:
     """Every faithfulness, complexity and cost metric; plausibility with a rationale; sanity
-    when asked."""
+    when asked; the evaluation's own cost only for the `runner`, which measures it."""
     families = {"faithfulness", "complexity", "cost"} | ({"plausibility"} if has_rationale else set())
     families |= {"sanity"} if sanity else set()
     chosen = [
-        (FAMILIES.index(metric.family), name) for name, metric in METRICS.items() if metric.family in families
+        (FAMILIES.index(metric.family), name)
+        for name, metric in METRICS.items()
+        if metric.family in families and (runner or not metric.measured_by_runner)
     ]
     return [name for _, name in sorted(chosen)]
 

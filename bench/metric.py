@@ -147,6 +147,8 @@ class Metric:
     value_range: ClassVar[tuple[float, float]]
     needs_rationale: ClassVar[bool] = False
     needs_method: ClassVar[bool] = False
+    measured_by_runner: ClassVar[bool] = False
+    """A value the runner measures around the metrics (their cost), not one computed here."""
     protocol_settings: ClassVar[tuple[str, ...]] = ()
     """The `Protocol` fields the value depends on (then recorded once per protocol that sets
     them differently, see `bench.protocol.scored_under`)."""

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from bench.errors import InputError
 
 RECORDS = "records"
-CURVES = ("deletion", "insertion")
+CURVES = ("deletion", "insertion", "randomization", "randomization_abs")
 BASE_SCHEMA = pa.schema(
     [
         ("task", pa.string()),
@@ -42,6 +42,8 @@ BASE_SCHEMA = pa.schema(
         ("cost_forward_passes", pa.int64()),
         ("cost_backward_passes", pa.int64()),
         ("cost_peak_memory_bytes", pa.int64()),
+        ("eval_seconds", pa.float64()),
+        ("eval_forward_passes", pa.int64()),
     ]
 )
 

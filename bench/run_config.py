@@ -98,7 +98,7 @@ class RunConfig:
         ]
         for name in methods:
             METHODS.get(name)
-        metrics = self.metrics or default_metrics(task.has_rationale, self.sanity)
+        metrics = self.metrics or default_metrics(task.has_rationale, self.sanity, runner=True)
         for name in metrics:
             METRICS.get(name)
         allowed = IMAGE_REPLACEMENTS if task.modality == "image" else TEXT_REPLACEMENTS

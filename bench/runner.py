@@ -17,6 +17,7 @@ import json
 import platform
 import random
 import sys
+import time
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -124,10 +125,13 @@ def run_row(config: RunConfig, model: Model, example: Example, method_name: str)
         metrics = [m for m in config.metrics if METRICS.get(m).family != "cost"]
         if mask is None:
             metrics = [m for m in metrics if not METRICS.get(m).needs_rationale]
+        passes, start = model.passes.forward, time.perf_counter()
         values, curves = score_explanation(
             explanation, model, encoded, metrics, mask, config.replacement, config.batch_size,
             method, candidates, config.protocols, rationale_stats(config, model),
         )  # fmt: skip
+        row["eval_seconds"] = time.perf_counter() - start
+        row["eval_forward_passes"] = model.passes.forward - passes
         row.update({metric_column(key): value for key, value in values.items()})
         row.update({f"curve_{name}": curve for name, curve in curves.items() if name in CURVES})
     except Exception as error:  # noqa: BLE001 - every failure is recorded and the run goes on

@@ -12,7 +12,12 @@ from rich.table import Table
 
 from bench.protocol import DEFAULT_PROTOCOL, is_registered, metric_of, split_key
 
-COST_COLUMNS = {"seconds": "s/ex", "forward_passes": "fwd/ex"}
+COST_COLUMNS = {
+    "seconds": "s/ex",
+    "forward_passes": "fwd/ex",
+    "eval_seconds": "eval s/ex",
+    "eval_forward_passes": "eval fwd/ex",
+}
 
 
 def _cell(row: pd.Series) -> str:

@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import bootstrap
 
-from bench.records import CURVES
 from bench.report.figures import FigureFile, Skipped, method_colours, new_figure, save
 from bench.report.finished_run import FinishedRun
 
 GRID = np.linspace(0.0, 1.0, 51)
 SIZE = (11.0, 4.0)
+
+PLOTTED = ("deletion", "insertion")
 
 
 def on_grid(curve: np.ndarray) -> np.ndarray:
@@ -56,13 +57,13 @@ def method_curves(run: FinishedRun, curve: str) -> dict[str, np.ndarray]:
 
 def plot_curves(run: FinishedRun, out_dir: Path) -> FigureFile | Skipped:
     title = "Deletion and insertion curves"
-    per_curve = {curve: method_curves(run, curve) for curve in CURVES}
+    per_curve = {curve: method_curves(run, curve) for curve in PLOTTED}
     if not any(per_curve.values()):
         return Skipped(title, "the records hold no deletion or insertion curves")
     colours = method_colours(run.methods)
     figure = new_figure(*SIZE)
-    axes = figure.subplots(1, len(CURVES), sharey=True)
-    for ax, curve in zip(axes, CURVES, strict=True):
+    axes = figure.subplots(1, len(PLOTTED), sharey=True)
+    for ax, curve in zip(axes, PLOTTED, strict=True):
         for method, curves in per_curve[curve].items():
             mean, low, high = mean_band(curves, run.seed)
             ax.plot(GRID, mean, color=colours[method], label=f"{method} (n={len(curves)})")

@@ -39,3 +39,14 @@ def test_occlusion_is_not_its_own_reference(bert):
     occlusion = bench.explain("occlusion", bert, encoded.text, target=encoded.target)
     tau = score_explanation(occlusion, bert, encoded, ["loo_tau"])[0]["loo_tau"]
     assert tau < 0.99 and np.isfinite(tau)
+
+
+def test_no_registered_method_removes_the_way_the_reference_does():
+    """loo_tau would be tautological (tau = 1 by construction) for a method that scores each
+    position by removing it exactly as the leave-one-out reference does; no option allows it."""
+    from bench.metrics.loo_tau import REFERENCE_REMOVAL
+    from bench.registry import METHODS
+
+    for name, method in METHODS.items():
+        offered = {value for values in method.choices.values() for value in values}
+        assert not offered & set(REFERENCE_REMOVAL.values()), name

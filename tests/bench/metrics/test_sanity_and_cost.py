@@ -36,7 +36,7 @@ def test_cost_metrics_read_the_explanation_cost(bert):
 
 def test_every_metric_declares_its_metadata():
     for name, metric in METRICS.items():
-        assert metric.family in ("faithfulness", "plausibility", "sanity", "cost"), name
+        assert metric.family in ("faithfulness", "plausibility", "complexity", "sanity", "cost"), name
         assert isinstance(metric.higher_is_better, bool), name
         low, high = metric.value_range
         assert low < high, name
