@@ -32,15 +32,36 @@ def candidate_mask(encoded: Encoded, example: Example, token_set: str) -> np.nda
     return rationale_mask(encoded, example.candidates) if token_set == "context" else None
 
 
-def default_metrics(has_rationale: bool, sanity: bool = False, runner: bool = False) -> list[str]:
-    """Every faithfulness, complexity and cost metric; plausibility with a rationale; sanity
-    when asked; the evaluation's own cost only for the `runner`, which measures it."""
-    families = {"faithfulness", "complexity", "cost"} | ({"plausibility"} if has_rationale else set())
-    families |= {"sanity"} if sanity else set()
+DEFAULT_FAMILIES = ("faithfulness", "plausibility", "complexity", "cost")
+"""The families scored unless asked otherwise; sanity and robustness re-explain the input."""
+
+
+def chosen_families(entries: Sequence[str] = ()) -> list[str]:
+    """Families from `--families` entries: names replace the defaults, `+name` adds to them."""
+    added = [entry[1:] for entry in entries if entry.startswith("+")]
+    named = [entry for entry in entries if not entry.startswith("+")]
+    families = list(dict.fromkeys([*(named or DEFAULT_FAMILIES), *added]))
+    unknown = [family for family in families if family not in FAMILIES]
+    if unknown:
+        raise InputError(f"unknown metric family {unknown[0]!r}; known: {', '.join(FAMILIES)}")
+    return families
+
+
+def default_metrics(
+    has_rationale: bool,
+    families: Sequence[str] = DEFAULT_FAMILIES,
+    runner: bool = False,
+    modality: str | None = None,
+) -> list[str]:
+    """Every metric of `families` defined for `modality` (None: any), plausibility only with
+    a rationale, the evaluation's own cost only for the `runner`, which measures it."""
+    families = set(families) - (set() if has_rationale else {"plausibility"})
     chosen = [
         (FAMILIES.index(metric.family), name)
         for name, metric in METRICS.items()
-        if metric.family in families and (runner or not metric.measured_by_runner)
+        if metric.family in families
+        and (runner or not metric.measured_by_runner)
+        and (modality is None or modality in metric.modalities)
     ]
     return [name for _, name in sorted(chosen)]
 
@@ -156,7 +177,9 @@ def evaluate(
     encoded = model.encode(example.inputs, explanation.target)
     mask = rationale_mask(encoded, rationale)
     candidates = candidate_mask(encoded, example, token_set)
-    names = list(metrics) if metrics is not None else default_metrics(mask is not None)
+    names = (
+        list(metrics) if metrics is not None else default_metrics(mask is not None, modality=model.modality)
+    )
     protocols = [protocol] if isinstance(protocol, str) else list(protocol)
     values, _ = score_explanation(
         explanation, model, encoded, names, mask, replacement, batch_size, candidates=candidates,

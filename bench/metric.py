@@ -26,7 +26,7 @@ from bench.registry import METRICS
 from bench.types import Explanation
 
 register_metric = METRICS.register
-FAMILIES = ("faithfulness", "plausibility", "complexity", "sanity", "cost")
+FAMILIES = ("faithfulness", "plausibility", "complexity", "robustness", "sanity", "cost")
 EVERY_TOKEN_UP_TO = 64
 CURVE_FRACTIONS = 20
 
@@ -147,6 +147,8 @@ class Metric:
     value_range: ClassVar[tuple[float, float]]
     needs_rationale: ClassVar[bool] = False
     needs_method: ClassVar[bool] = False
+    modalities: ClassVar[tuple[str, ...]] = ("text", "image")
+    """Input modalities the metric is defined for; runs leave it out elsewhere."""
     measured_by_runner: ClassVar[bool] = False
     """A value the runner measures around the metrics (their cost), not one computed here."""
     protocol_settings: ClassVar[tuple[str, ...]] = ()

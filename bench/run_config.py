@@ -15,7 +15,7 @@ from typing import Any
 import tomli_w
 
 from bench.errors import InputError
-from bench.evaluate import check_token_set, default_metrics
+from bench.evaluate import check_token_set, chosen_families, default_metrics
 from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS
 from bench.protocol import DEFAULT_PROTOCOL, check_protocols, metric_keys
 from bench.registry import METHODS, METRICS, TASKS
@@ -38,7 +38,7 @@ class RunConfig:
     methods: list[str] = field(default_factory=list)
     """Empty: every registered method that applies to the task's model kind."""
     metrics: list[str] = field(default_factory=list)
-    """Empty: faithfulness and cost, plausibility when the task has rationales, sanity if `sanity`."""
+    """Empty: every metric of `families` (plausibility when the task has rationales)."""
     n: int = DEFAULT_N
     seed: int = 0
     split: str = "test"
@@ -53,6 +53,9 @@ class RunConfig:
     protocols: list[str] = field(default_factory=lambda: [DEFAULT_PROTOCOL])
     """Evaluation protocols (`bench/protocols/`: xai-bench, eraser, ferret): every metric is scored
     under the first, the protocol-governed ones under each further one too (`metric@protocol`)."""
+    families: list[str] = field(default_factory=list)
+    """Metric families when `metrics` is empty: names replace the defaults (faithfulness,
+    plausibility, complexity, cost), `+name` adds one (`+robustness`, which re-explains inputs)."""
     sanity: bool = False
     """Also run the model-randomisation check (re-runs every method on a re-initialised model)."""
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -98,9 +101,11 @@ class RunConfig:
         ]
         for name in methods:
             METHODS.get(name)
-        metrics = self.metrics or default_metrics(task.has_rationale, self.sanity, runner=True)
+        families = chosen_families([*self.families, *(["+sanity"] if self.sanity else [])])
+        metrics = self.metrics or default_metrics(task.has_rationale, families, True, task.modality)
         for name in metrics:
-            METRICS.get(name)
+            if task.modality not in METRICS.get(name).modalities:
+                raise InputError(f"metric {name!r} is not defined for {task.modality} inputs")
         allowed = IMAGE_REPLACEMENTS if task.modality == "image" else TEXT_REPLACEMENTS
         replacement = self.replacement or allowed[0]
         if replacement not in allowed:

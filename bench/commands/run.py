@@ -57,6 +57,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="evaluation protocols, comma-separated: xai-bench (default) | eraser | ferret; the "
         "protocol-governed metrics are scored under each (see README, 'Evaluation protocols')",
     )
+    parser.add_argument(
+        "--families",
+        type=_names,
+        help="metric families: names replace the defaults (faithfulness, plausibility, complexity, "
+        "cost), +name adds one, e.g. +robustness (re-explains each input; opt-in)",
+    )
     parser.add_argument("--sanity", action="store_true", default=None, help="add the randomisation check")
     parser.add_argument("--out", help="run folder (default results/<name>)")
     parser.add_argument("--name", help="run name (default <task>-<date>)")

@@ -201,3 +201,17 @@ def test_a_run_holds_several_protocols_and_records_them(tmp_path):
 def test_an_unknown_protocol_is_a_one_line_error(tmp_path):
     with pytest.raises(InputError, match="unknown protocol 'erasr'"):
         bench.run(config(tmp_path, protocols=["erasr"]))
+
+
+def test_robustness_is_a_family_a_run_opts_into(tmp_path):
+    plain = RunConfig(task="fake-spam", plugins=[PLUGIN]).resolved()
+    assert "stability" not in plain.metrics and "sparseness" in plain.metrics
+    opted = RunConfig(task="fake-spam", plugins=[PLUGIN], families=["+robustness"]).resolved()
+    assert set(opted.metrics) == set(plain.metrics) | {"stability"}  # sensitivities: images only
+    only = RunConfig(task="fake-spam", plugins=[PLUGIN], families=["complexity"]).resolved()
+    assert only.metrics == ["complexity", "sparseness"]
+    with pytest.raises(InputError, match="unknown metric family 'robust'"):
+        RunConfig(task="fake-spam", plugins=[PLUGIN], families=["+robust"]).resolved()
+    bench.run(config(tmp_path, methods=["random"], families=["+robustness"]))
+    stability = sorted_records(tmp_path)["metric_stability"].dropna()  # NaN: no copy kept the prediction
+    assert len(stability) and np.allclose(stability, 1.0)  # an input-blind method is perfectly stable
