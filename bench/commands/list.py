@@ -1,10 +1,12 @@
-"""`xai-bench list`: the registered methods (with what they apply to) and tasks."""
+"""`xai-bench list`: the registered methods (with what they apply to), tasks, metrics (family,
+direction, modalities, the protocol settings they read) and evaluation protocols."""
 
 from __future__ import annotations
 
 import argparse
 
-from bench.registry import METHODS, TASKS
+from bench.evaluate import DEFAULT_FAMILIES
+from bench.registry import METHODS, METRICS, PROTOCOLS, TASKS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,8 +21,21 @@ def run(args: argparse.Namespace) -> int:
     print("tasks:")
     for name, cls in TASKS.items():
         print(f"  {name:<22} {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else ''}")
+    print(
+        f"metrics (a run scores the families {', '.join(DEFAULT_FAMILIES)} unless --families says otherwise):"
+    )
+    for name, cls in METRICS.items():
+        direction = "higher" if cls.higher_is_better else "lower"
+        governed = f"  protocol: {','.join(cls.protocol_settings)}" if cls.protocol_settings else ""
+        print(
+            f"  {name:<26} {cls.family:<13} {direction} is better  "
+            f"modalities: {','.join(cls.modalities)}{governed}"
+        )
+    print("protocols (--protocol):")
+    for name, protocol in PROTOCOLS.items():
+        print(f"  {name:<22} {protocol.reference}")
     return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    commands.add_parser("list", help="list methods and tasks").set_defaults(run=run)
+    commands.add_parser("list", help="list methods, tasks, metrics and protocols").set_defaults(run=run)

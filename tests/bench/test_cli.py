@@ -21,6 +21,21 @@ def test_list_shows_methods_with_modalities(capsys):
     for name in bench.list_methods():
         assert name in out
     assert "modalities: image,text" in out
+    from bench.registry import METRICS, PROTOCOLS
+
+    lines = out.splitlines()
+    for name, metric in METRICS.items():
+        line = next(line for line in lines if line.split()[:1] == [name])
+        assert metric.family in line and ("higher" if metric.higher_is_better else "lower") in line
+    assert set(PROTOCOLS.names()) == {"eraser", "ferret", "xai-bench"}
+    assert all(any(line.split()[:1] == [name] for line in lines) for name in PROTOCOLS.names())
+
+
+def test_run_refuses_an_unknown_protocol_or_family_with_exit_code_2(tmp_path, capsys):
+    assert main(["run", "--protocol", "erasr", "--out", str(tmp_path / "a"), "--quiet"]) == 2
+    assert "unknown protocol 'erasr'" in capsys.readouterr().err
+    assert main(["run", "--families", "+robust", "--out", str(tmp_path / "b"), "--quiet"]) == 2
+    assert "unknown metric family 'robust'" in capsys.readouterr().err
 
 
 def test_explain_json_matches_api(model_dir, capsys):
