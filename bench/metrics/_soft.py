@@ -75,6 +75,18 @@ def _soft_scores(evidence: Evidence, keep: np.ndarray) -> tuple[float, np.ndarra
     return float(y[0]), y[1:-1], float(y[-1])
 
 
+def soft_outputs(evidence: Evidence, keep_high: bool) -> tuple[float, np.ndarray, float] | None:
+    """(y(x), y of the soft-masked copies, S(x, 0)) with keep probability = the normalised score
+    (`keep_high`, sufficiency) or 1 - it (comprehensiveness); None where the metrics are
+    undefined: constant scores, or an input with everything removed that keeps y (S(x, 0) = 1)."""
+    scores = normalised_scores(evidence)
+    if scores is None:
+        return None
+    full, soft, empty = soft_scores(evidence, scores if keep_high else 1.0 - scores)
+    baseline = float(sufficiency(full, empty))
+    return None if baseline >= 1.0 else (full, soft, baseline)
+
+
 def sufficiency(full: float, reduced: np.ndarray | float) -> np.ndarray:
     """S(x, x') = 1 - max(0, p(y|x) - p(y|x'))."""
     return 1.0 - np.maximum(0.0, full - np.asarray(reduced))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.metric import Evidence, Metric, register_metric
-from bench.metrics._soft import normalised_scores, soft_scores, sufficiency
+from bench.metrics._soft import soft_outputs
 
 
 @register_metric("soft_comprehensiveness")
@@ -21,11 +21,8 @@ class SoftComprehensiveness(Metric):
     modalities = ("text",)
 
     def compute(self, evidence: Evidence) -> float:
-        scores = normalised_scores(evidence)
-        if scores is None:
+        outputs = soft_outputs(evidence, keep_high=False)
+        if outputs is None:
             return float("nan")
-        full, soft, empty = soft_scores(evidence, 1.0 - scores)
-        baseline = float(sufficiency(full, empty))
-        if baseline >= 1.0:
-            return float("nan")
+        full, soft, baseline = outputs
         return float(np.mean(np.clip(np.maximum(0.0, full - soft) / (1.0 - baseline), 0.0, 1.0)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.metric import Evidence, Metric, register_metric
-from bench.metrics._soft import normalised_scores, soft_scores, sufficiency
+from bench.metrics._soft import soft_outputs, sufficiency
 
 
 @register_metric("soft_sufficiency")
@@ -21,11 +21,8 @@ class SoftSufficiency(Metric):
     modalities = ("text",)
 
     def compute(self, evidence: Evidence) -> float:
-        keep = normalised_scores(evidence)
-        if keep is None:
+        outputs = soft_outputs(evidence, keep_high=True)
+        if outputs is None:
             return float("nan")
-        full, soft, empty = soft_scores(evidence, keep)
-        baseline = float(sufficiency(full, empty))
-        if baseline >= 1.0:
-            return float("nan")  # removing everything does not lower y: nothing to normalise by
+        full, soft, baseline = outputs
         return float(np.mean(np.clip((sufficiency(full, soft) - baseline) / (1.0 - baseline), 0.0, 1.0)))
