@@ -3,6 +3,7 @@ import pytest
 import bench
 from bench.api import get_method
 from bench.evaluate import score_explanation
+from bench.metric import FAMILIES
 from bench.registry import METRICS
 
 
@@ -35,8 +36,10 @@ def test_cost_metrics_read_the_explanation_cost(bert):
 
 
 def test_every_metric_declares_its_metadata():
+    assert FAMILIES == ("faithfulness", "plausibility", "complexity", "robustness", "sanity", "cost")
+    assert {metric.family for _, metric in METRICS.items()} == set(FAMILIES)
     for name, metric in METRICS.items():
-        assert metric.family in ("faithfulness", "plausibility", "complexity", "sanity", "cost"), name
+        assert metric.family in FAMILIES, name
         assert isinstance(metric.higher_is_better, bool), name
         low, high = metric.value_range
         assert low < high, name
