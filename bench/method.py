@@ -61,6 +61,12 @@ class Method:
         """One float per explained position of `encoded`."""
         raise NotImplementedError
 
+    def leave_one_out_removal(self, model: Model) -> str | None:
+        """How the method removes a single position when it scores each position by that removal
+        alone (occlusion), else None; a metric whose reference removes positions the same way
+        is tautological for it."""
+        return None
+
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
         """Several inputs at once; methods that can batch across inputs override this."""
         return [self.attribute(model, encoded) for encoded in batch]

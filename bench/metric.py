@@ -163,6 +163,11 @@ class Metric:
     def compute(self, evidence: Evidence) -> float:
         raise NotImplementedError
 
+    def tautological_for(self, method: Any, model: Model) -> bool:
+        """Whether this metric agrees with `method` by construction on `model` (then the summary
+        shows the method's value but does not rank it)."""
+        return False
+
 
 class CurveMetric(Metric):
     """A metric summarising a perturbation curve by its area (trapezoid over x = k/N on [0, 1])."""

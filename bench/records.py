@@ -44,6 +44,7 @@ BASE_SCHEMA = pa.schema(
         ("cost_peak_memory_bytes", pa.int64()),
         ("eval_seconds", pa.float64()),
         ("eval_forward_passes", pa.int64()),
+        ("tautological", pa.list_(pa.string())),
     ]
 )
 

@@ -130,6 +130,9 @@ def run_row(config: RunConfig, model: Model, example: Example, method_name: str)
             explanation, model, encoded, metrics, mask, config.replacement, config.batch_size,
             method, candidates, config.protocols, rationale_stats(config, model),
         )  # fmt: skip
+        row["tautological"] = [
+            name for name in metrics if METRICS.get(name)().tautological_for(method, model)
+        ]
         row["eval_seconds"] = time.perf_counter() - start
         row["eval_forward_passes"] = model.passes.forward - passes
         row.update({metric_column(key): value for key, value in values.items()})

@@ -90,8 +90,37 @@ def metric_summary(table: pd.DataFrame, higher_is_better: bool, seed: int) -> pd
     return pd.DataFrame(rows)
 
 
+TAUTOLOGICAL = "not ranked: tautological (the metric's reference perturbs the way this method does)"
+"""The `tied_with` text of a method a metric cannot judge; its rank is empty."""
+
+
+def rank_label(row: pd.Series) -> str:
+    """'#rank', '=' when tied with another method; '†' for a method the metric does not rank."""
+    if pd.isna(row["rank"]):
+        return "†"
+    return f"#{int(row['rank'])}{'=' if row['tied_with'] else ''}"
+
+
+def tautological_methods(group: pd.DataFrame, metric: str) -> list[str]:
+    """Methods for which some row records `metric` as tautological (see `Metric.tautological_for`)."""
+    if "tautological" not in group:
+        return []
+    flagged = group["tautological"].map(lambda names: names is not None and metric in list(names))
+    return sorted(set(group.loc[flagged, "method"]))
+
+
+def unranked(table: pd.DataFrame, method: str, seed: int) -> dict:
+    values = table[method].dropna().to_numpy()
+    low, high = bootstrap_ci(values, seed)
+    mean = float(np.mean(values)) if len(values) else float("nan")
+    return {"method": method, "mean": mean, "ci_low": low, "ci_high": high, "n": len(values),
+            "rank": pd.NA, "tied_with": TAUTOLOGICAL}  # fmt: skip
+
+
 def summarize(records: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -> pd.DataFrame:
-    """The summary table (SUMMARY_COLUMNS) of every metric over the rows without errors."""
+    """The summary table (SUMMARY_COLUMNS) of every metric over the rows without errors. A method
+    a metric is tautological for is shown with its mean but not ranked, and does not change the
+    ranks of the others."""
     ok = records[records["error"].isna()] if "error" in records else records
     frames = []
     for (task, model), group in ok.groupby(["task", "model"], sort=True):
@@ -104,7 +133,10 @@ def summarize(records: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -> p
             table = table.sort_index().astype(float).dropna(how="all", axis=1)
             if table.empty:
                 continue
-            summary = metric_summary(table, metric.higher_is_better, seed)
+            flagged = [m for m in tautological_methods(group, name) if m in table]
+            summary = metric_summary(table.drop(columns=flagged), metric.higher_is_better, seed)
+            summary = pd.concat([summary, pd.DataFrame([unranked(table, m, seed) for m in flagged])])
+            summary["rank"] = summary["rank"].astype("Int64")
             summary.insert(0, "task", task)
             summary.insert(1, "model", model)
             summary.insert(3, "metric", name)

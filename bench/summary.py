@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.protocol import DEFAULT_PROTOCOL, is_registered, metric_of, split_key
+from bench.stats import TAUTOLOGICAL, rank_label
 
 COST_COLUMNS = {
     "seconds": "s/ex",
@@ -21,8 +22,7 @@ COST_COLUMNS = {
 
 
 def _cell(row: pd.Series) -> str:
-    tie = "=" if row["tied_with"] else ""
-    return f"{row['mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] #{row['rank']}{tie}"
+    return f"{row['mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] {rank_label(row)}"
 
 
 def ranked_tables(summary: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
@@ -52,6 +52,16 @@ def ranked_tables(summary: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[s
             cells = cells.reindex(order.sort_values(["rank", "key"]).index.tolist())
         tables.append((f"{task} / {model}", cells))
     return tables
+
+
+def footnotes(summary: pd.DataFrame) -> list[str]:
+    """One line per (metric, method) a metric does not rank, for under the tables."""
+    rows = summary[summary["tied_with"] == TAUTOLOGICAL]
+    return [
+        f"† {row['metric']} does not rank {row['method']} ({row['task']}): its reference perturbs the "
+        "input the way this method does, so the two agree by construction."
+        for _, row in rows.iterrows()
+    ]
 
 
 def protocols_of(keys: Sequence[str]) -> list[str]:
@@ -85,6 +95,7 @@ def write_summary(run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str]) 
     for title, cells in ranked_tables(summary, metrics):
         renamed = cells.rename(columns=_direction).rename_axis("method")
         lines += [f"## {title}", "", renamed.to_markdown(), ""]
+    lines += [*footnotes(summary), ""] if footnotes(summary) else []
     lines += ["## All values", "", summary.to_markdown(index=False), ""]
     (Path(run_dir) / "summary.md").write_text("\n".join(lines))
 
@@ -111,7 +122,7 @@ def print_summary(summary: pd.DataFrame, metrics: Sequence[str], console: Consol
             for i, (_, row) in enumerate(rows.iterrows()):
                 table.add_row(
                     _direction(name) if i == 0 else "",
-                    f"{row['rank']}{'=' if row['tied_with'] else ''}",
+                    rank_label(row).lstrip("#"),
                     row["method"],
                     f"{row['mean']:.3f}",
                     f"{row['ci_low']:.3f}..{row['ci_high']:.3f}",

@@ -38,6 +38,9 @@ class Occlusion(Method):
     defaults = {"baseline": "mask", "image_baseline": "black", "perturbations_per_eval": 16}
     choices = {"baseline": TOKEN_BASELINES, "image_baseline": IMAGE_BASELINES}
 
+    def leave_one_out_removal(self, model: Model) -> str:
+        return self.params["image_baseline" if model.kind == "image-classifier" else "baseline"]
+
     def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
         per_eval = int(self.params["perturbations_per_eval"])
         if model.kind == "image-classifier":

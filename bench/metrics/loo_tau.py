@@ -34,6 +34,9 @@ class LeaveOneOutTau(Metric):
     higher_is_better = True
     value_range = (-1.0, 1.0)
 
+    def tautological_for(self, method, model) -> bool:
+        return method.leave_one_out_removal(model) == REFERENCE_REMOVAL[model.kind]
+
     def compute(self, evidence: Evidence) -> float:
         if len(evidence.removable) < 2:
             return float("nan")

@@ -12,6 +12,7 @@ import pandas as pd
 from bench.protocol import is_registered, metric_of
 from bench.report.figures import FigureFile, Skipped, method_colours, new_figure, save
 from bench.report.finished_run import FinishedRun
+from bench.stats import rank_label
 
 PANEL = (3.6, 3.4)
 FAMILY_TITLES = {"faithfulness": "Faithfulness (AUC and friends)", "plausibility": "Plausibility"}
@@ -21,7 +22,7 @@ def significance_mark(row: pd.Series) -> str:
     """'#rank', plus '=' if tied with another method, or '*' for a rank-1 method tied with none."""
     if row["rank"] == 1 and not row["tied_with"]:
         return "#1*"
-    return f"#{int(row['rank'])}{'=' if row['tied_with'] else ''}"
+    return rank_label(row)
 
 
 def family_metrics(summary: pd.DataFrame, family: str) -> list[str]:

@@ -19,7 +19,7 @@ from bench.report.figures import FigureFile, Skipped
 from bench.report.finished_run import FinishedRun, load_run
 from bench.report.protocols import plot_protocols
 from bench.report.replacement import plot_replacement
-from bench.summary import ranked_tables
+from bench.summary import footnotes, ranked_tables
 
 HEATMAP_EXAMPLES = 20
 STYLE = """
@@ -67,6 +67,7 @@ def summary_section(run: FinishedRun) -> str:
     for title, cells in ranked_tables(run.summary, metrics):
         parts.append(f"<h3>{html.escape(title)}</h3>")
         parts.append(cells.rename_axis("method").to_html(classes="summary", border=0))
+    parts += [f'<p class="note">{html.escape(note)}</p>' for note in footnotes(run.summary)]
     errors = run.records[run.records["error"].notna()]
     if len(errors):
         counts = errors.groupby("method").size()

@@ -1,8 +1,9 @@
 """A fake task for the runner tests, imported as a run plugin (`plugins=["tests.bench.fake_task"]`)
 so subprocess and Ray workers register it too: a few spam-like texts over the tiny vocabulary,
-rationales as character spans, and the tiny BERT as its default model. It also registers two
-test methods: `fake-failing` (raises on one example, returns NaN on another) and `fake-slow`
-(deterministic scores, slow enough to be killed mid-run)."""
+rationales as character spans, and the tiny BERT as its default model. It also registers test
+methods: `fake-failing` (raises on one example, returns NaN on another), `fake-slow`
+(deterministic scores, slow enough to be killed mid-run) and `fake-deleting-loo` (leave-one-out
+by deletion, loo_tau's own reference)."""
 
 from __future__ import annotations
 
@@ -70,3 +71,25 @@ class FakeSlow(Method):
     def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
         time.sleep(0.4)
         return np.cos(np.arange(encoded.n_positions))
+
+
+@register_method("fake-deleting-loo")
+class FakeDeletingLeaveOneOut(Method):
+    """Leave-one-out by deletion: exactly loo_tau's reference, so that metric is tautological."""
+
+    name = "fake-deleting-loo"
+
+    def leave_one_out_removal(self, model: Model) -> str:
+        return "delete"
+
+    def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
+        from bench.perturbation import Perturber
+
+        perturber = Perturber(model, encoded, "delete")
+        masks = np.zeros((len(perturber.removable) + 1, encoded.n_positions), dtype=bool)
+        for row, position in enumerate(perturber.removable, start=1):
+            masks[row, position] = True
+        y = perturber.scores(masks)
+        scores = np.zeros(encoded.n_positions)
+        scores[perturber.removable] = y[0] - y[1:]
+        return scores

@@ -36,7 +36,10 @@ VALUE_COLUMNS = [
 def fake_registrations():
     """The plugin registers a fake task and methods; take them out again after this module."""
     yield
-    for registry, names in ((TASKS, ["fake-spam"]), (METHODS, ["fake-failing", "fake-slow"])):
+    for registry, names in (
+        (TASKS, ["fake-spam"]),
+        (METHODS, ["fake-failing", "fake-slow", "fake-deleting-loo"]),
+    ):
         for name in names:
             registry._entries.pop(name, None)
     sys.modules.pop(PLUGIN, None)
@@ -215,3 +218,18 @@ def test_robustness_is_a_family_a_run_opts_into(tmp_path):
     bench.run(config(tmp_path, methods=["random"], families=["+robustness"]))
     stability = sorted_records(tmp_path)["metric_stability"].dropna()  # NaN: no copy kept the prediction
     assert len(stability) and np.allclose(stability, 1.0)  # an input-blind method is perfectly stable
+
+
+def test_a_metric_tautological_for_a_method_shows_its_value_but_does_not_rank_it(tmp_path):
+    methods = ["fake-deleting-loo", "random", "occlusion"]
+    summary = bench.run(config(tmp_path, methods=methods, metrics=["loo_tau"]))
+    records = sorted_records(tmp_path)
+    deleting = records[records["method"] == "fake-deleting-loo"]
+    assert deleting["tautological"].map(list).tolist() == [["loo_tau"]] * len(deleting)
+    np.testing.assert_allclose(deleting["metric_loo_tau"], 1.0)  # its own reference: tau = 1
+    rows = summary.set_index("method")
+    assert pd.isna(rows.at["fake-deleting-loo", "rank"]) and rows.at["random", "rank"] >= 1
+    assert "fake-deleting-loo" not in rows.at["random", "tied_with"]  # left out of the tests
+    text = (tmp_path / "summary.md").read_text()
+    assert "†" in text and "loo_tau does not rank fake-deleting-loo" in text
+    assert pd.isna(pd.read_csv(tmp_path / "summary.csv").set_index("method").at["fake-deleting-loo", "rank"])
