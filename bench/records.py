@@ -8,9 +8,11 @@ files left by a kill never match `part-*.parquet` and are ignored.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,40 +70,72 @@ def write_part(run_dir: Path, rows: list[dict], metric_columns: Sequence[str]) -
     name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
     temporary = records / f".{name}.tmp"
     with open(temporary, "wb") as sink:
-        pq.write_table(table, sink)
+        pq.write_table(table, sink, write_page_checksum=True)
         sink.flush()
         os.fsync(sink.fileno())
     os.replace(temporary, records / name)
     return records / name
 
 
+KEY = ["task", "model", "method", "example_id"]
+VALUES = ("scores", "error")
+"""With the metric columns: what must agree for two rows of one key to count as the same result
+(timings differ between two computations of the same row)."""
+
+
 def read_records(run_dir: Path) -> pd.DataFrame:
     """Every finished row of a run (an empty frame before the first part lands).
 
-    A part that cannot be read is reported by name: delete it and resume to recompute its rows.
+    Parts are read with page checksum verification. A part that cannot be read is reported by
+    name: delete it and resume to recompute its rows. Per (task, model, method, example): a
+    result supersedes error rows (a retry that succeeded), the latest error row stands for a
+    row that failed again, and identical results written twice (older versions allowed two
+    runs into one folder) are dropped with a warning; different results are an error.
     """
     parts = sorted((Path(run_dir) / RECORDS).glob("part-*.parquet"))
     frames = []
     for part in parts:
         try:
-            frames.append(pq.read_table(part).to_pandas())
+            frames.append(pq.read_table(part, page_checksum_verification=True).to_pandas())
         except (OSError, pa.ArrowException) as error:
             raise InputError(
                 f"record part {part} is corrupt ({error}); delete it and rerun to recompute its rows"
             ) from error
     if not frames:
         return pd.DataFrame(columns=BASE_SCHEMA.names)
-    records = pd.concat(frames, ignore_index=True)
-    duplicated = records.duplicated(["task", "model", "method", "example_id"], keep=False)
+    return _one_row_per_key(pd.concat(frames, ignore_index=True), run_dir)
+
+
+def _one_row_per_key(records: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
+    failed = records["error"].notna()
+    succeeded = set(map(tuple, records.loc[~failed, KEY].to_numpy()))
+    superseded = failed & records[KEY].apply(tuple, axis=1).isin(succeeded)
+    records = records[~superseded]
+    errors = records[records["error"].notna()].drop_duplicates(KEY, keep="last")
+    results = records[records["error"].isna()]
+    duplicated = results.duplicated(KEY, keep=False)
     if duplicated.any():
-        first = records[duplicated].iloc[0]
-        raise InputError(
-            f"{int(duplicated.sum())} duplicate rows in {run_dir}/{RECORDS} (e.g. {first['method']} on "
-            f"{first['example_id']}); were two runs writing into the same directory?"
+        columns = [c for c in results.columns if c in VALUES or c.startswith("metric_")]
+        fingerprint = results[columns].apply(lambda row: json.dumps(row.tolist(), default=str), axis=1)
+        different = results.assign(_value=fingerprint)[duplicated].groupby(KEY)["_value"].nunique() > 1
+        if different.any():
+            task, model, method, example = different[different].index[0]
+            raise InputError(
+                f"{int(different.sum())} rows of {run_dir}/{RECORDS} were recorded twice with different "
+                f"results (e.g. {method} on {example}); delete the folder's records of those rows and resume"
+            )
+        warnings.warn(
+            f"{run_dir}: {int(duplicated.sum() - results[duplicated].drop_duplicates(KEY).shape[0])} "
+            "identical duplicate rows dropped",
+            stacklevel=2,
         )
-    return records
+        results = results.drop_duplicates(KEY, keep="first")
+    return pd.concat([results, errors]).sort_index().reset_index(drop=True)
 
 
-def finished(records: pd.DataFrame) -> set[tuple[str, str]]:
-    """(method, example_id) pairs already recorded, errors included: a resume skips them."""
+def finished(records: pd.DataFrame, retry_errors: bool = False) -> set[tuple[str, str]]:
+    """(method, example_id) pairs already recorded: a resume skips them (error rows too, unless
+    `retry_errors`)."""
+    if retry_errors and len(records):
+        records = records[records["error"].isna()]
     return set(zip(records["method"], records["example_id"], strict=True))

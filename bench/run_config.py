@@ -28,7 +28,10 @@ wall on one thread while the other core ran another job (~35 s per example; lime
 kernel-shap take about half). n = 20 is the smallest round number at which the paired tests can
 separate methods: with 91 Holm-corrected pairs an exact two-sided Wilcoxon p is at least
 2 / 2**n, so below n = 12 every method would be reported as tied."""
-EXECUTION_FIELDS = ("out", "name", "executor", "address", "batch_size", "shard_size", "cpus", "gpus", "quiet")
+EXECUTION_FIELDS = (
+    "out", "name", "executor", "address", "batch_size", "shard_size", "cpus", "gpus", "quiet",
+    "retry_errors", "allow_version_change",
+)  # fmt: skip
 """Fields that change how a run executes but not its results: free to differ on resume."""
 
 
@@ -72,6 +75,10 @@ class RunConfig:
     cpus: float = 1
     gpus: float = 0
     quiet: bool = False
+    retry_errors: bool = False
+    """Recompute the rows recorded as errors (out of memory, a bad setting since fixed)."""
+    allow_version_change: bool = False
+    """Resume although torch, transformers, captum, shap or lime changed version since the start."""
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:
@@ -121,8 +128,8 @@ class RunConfig:
         return RunConfig(
             **{
                 **asdict(self),
-                "methods": list(methods),
-                "metrics": list(metrics),
+                "methods": list(dict.fromkeys(methods)),  # a name given twice runs once
+                "metrics": list(dict.fromkeys(metrics)),
                 "replacement": replacement,
                 "protocols": protocols,
                 "name": name,

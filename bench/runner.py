@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import functools
 import importlib
-import json
-import platform
 import random
-import sys
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +34,11 @@ from bench.protocol import get_protocol, metric_column, metric_of
 from bench.records import CURVES, finished, read_records, write_part
 from bench.registry import METRICS, TASKS
 from bench.run_config import RunConfig
+from bench.run_folder import check_is_run_folder, check_weights, locked, prepare, weights_fingerprint
 from bench.stats import summarize
 from bench.summary import print_summary, write_summary
 from bench.task import Task
 from bench.types import Example
-
-LIBRARIES = ("torch", "transformers", "captum", "shap", "lime", "numpy", "scipy", "pandas", "pyarrow")
 
 
 @dataclass(frozen=True)
@@ -188,44 +182,6 @@ def rationale_stats(config: RunConfig, model: Model) -> tuple[float, float] | No
     return _RATIONALE_STATS.get(key)
 
 
-def _versions() -> dict[str, str]:
-    found = {"python": sys.version.split()[0]}
-    for library in LIBRARIES:
-        try:
-            found[library] = version(library)
-        except PackageNotFoundError:
-            found[library] = "not installed"
-    return found
-
-
-def _prepare(config: RunConfig) -> Path:
-    """Create (or check and reuse) the run folder: config.toml and meta.json."""
-    run_dir = Path(config.out)
-    saved = run_dir / "config.toml"
-    if saved.exists():
-        config.check_same_results(RunConfig.from_toml(saved), saved)
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        temporary = run_dir / ".config.toml.tmp"
-        temporary.write_text(config.to_toml())
-        temporary.replace(saved)
-    meta = run_dir / "meta.json"
-    if not meta.exists():
-        meta.write_text(
-            json.dumps(
-                {
-                    "seed": config.seed,
-                    "config_hash": config.identity_hash(),
-                    "started": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "platform": platform.platform(),
-                    "versions": _versions(),
-                },
-                indent=2,
-            )
-        )
-    return run_dir
-
-
 def plan(config: RunConfig, done: set[tuple[str, str]]) -> list[Shard]:
     """The shards still to run: per method, its unrecorded examples in chunks of `shard_size`."""
     ids = [example.id for example in examples_of(config)]
@@ -250,12 +206,23 @@ def run(config: RunConfig | dict | str | Path | None = None, console: Console | 
         config = RunConfig.from_toml(config)
     config = config.resolved()
     console = console or Console(stderr=True, quiet=config.quiet)
-    run_dir = _prepare(config)
-    columns = metric_columns(config)
-    shards = plan(config, finished(read_records(run_dir)))
+    run_dir = Path(config.out)
+    check_is_run_folder(run_dir)
+    with locked(run_dir):
+        return _run_locked(config, run_dir, console)
+
+
+def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFrame:
+    prepare(config, config.allow_version_change)
+    records = read_records(run_dir)
+    retried = int(records["error"].notna().sum()) if config.retry_errors and len(records) else 0
+    if retried:
+        console.print(f"retrying {retried} error rows")
+    shards = plan(config, finished(records, retry_errors=config.retry_errors))
     if shards:
-        task_and_model(config)  # load (or train) the model once before any worker needs it
-        _execute(config, shards, run_dir, columns, console)
+        _, model = task_and_model(config)  # load (or train) the model once before any worker needs it
+        check_weights(run_dir, weights_fingerprint(config.model or model.name))
+        _execute(config, shards, run_dir, metric_columns(config), console)
     records = read_records(run_dir)
     keys = config.metric_keys()
     summary = summarize(records, keys, seed=config.seed)

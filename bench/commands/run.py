@@ -72,4 +72,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--shard-size", dest="shard_size", type=int, help="examples per job and part file")
     parser.add_argument("--plugins", type=_names, help="modules to import first (your own tasks/methods)")
     parser.add_argument("--quiet", action="store_true", default=None)
+    parser.add_argument(
+        "--retry-errors",
+        dest="retry_errors",
+        action="store_true",
+        default=None,
+        help="recompute the rows recorded as errors (a later success replaces the error row)",
+    )
+    parser.add_argument(
+        "--allow-version-change",
+        dest="allow_version_change",
+        action="store_true",
+        default=None,
+        help="resume although a library that computes results changed version since the run started",
+    )
     parser.set_defaults(run=run)

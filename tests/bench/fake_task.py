@@ -3,10 +3,11 @@ so subprocess and Ray workers register it too: a few spam-like texts over the ti
 rationales as character spans, and the tiny BERT as its default model. It also registers test
 methods: `fake-failing` (raises on one example, returns NaN on another), `fake-slow`
 (deterministic scores, slow enough to be killed mid-run) and `fake-deleting-loo` (leave-one-out
-by deletion, loo_tau's own reference)."""
+by deletion, loo_tau's own reference) and `fake-flaky` (fails until a marker file is gone)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -93,3 +94,15 @@ class FakeDeletingLeaveOneOut(Method):
         scores = np.zeros(encoded.n_positions)
         scores[perturber.removable] = y[0] - y[1:]
         return scores
+
+
+@register_method("fake-flaky")
+class FakeFlaky(Method):
+    """Fails while the file named by $XAI_BENCH_FAKE_FAILURE exists (a cause that goes away)."""
+
+    name = "fake-flaky"
+
+    def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
+        if os.path.exists(os.environ.get("XAI_BENCH_FAKE_FAILURE", "")):
+            raise MemoryError("fake out of memory")
+        return np.arange(encoded.n_positions, dtype=float)

@@ -38,7 +38,7 @@ def fake_registrations():
     yield
     for registry, names in (
         (TASKS, ["fake-spam"]),
-        (METHODS, ["fake-failing", "fake-slow", "fake-deleting-loo"]),
+        (METHODS, ["fake-failing", "fake-slow", "fake-deleting-loo", "fake-flaky"]),
     ):
         for name in names:
             registry._entries.pop(name, None)

@@ -1,0 +1,120 @@
+"""The run folder against ordinary mistakes (issue: a run folder that can't be corrupted, stuck or
+mislabelled): each ends in a correct result or a one-line error naming the way out, and nothing
+computed is lost."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bench
+from bench.errors import InputError
+from bench.records import read_records
+from bench.run_folder import locked, weights_fingerprint
+from tests.bench.test_runner import PLUGIN, config, fake_registrations, sorted_records  # noqa: F401
+
+
+def quick(out, **overrides):
+    return config(out, **{"methods": ["random"], "metrics": ["deletion"], **overrides})
+
+
+def test_a_method_named_twice_runs_once(tmp_path):
+    bench.run(quick(tmp_path, methods=["random", "occlusion", "random"]))
+    records = sorted_records(tmp_path)
+    assert records.groupby("method").size().to_dict() == {"occlusion": 4, "random": 4}
+    bench.run(quick(tmp_path, methods=["random", "occlusion"]))  # the corrected command resumes
+
+
+def test_a_second_run_into_a_locked_folder_is_refused_with_the_holders_pid(tmp_path):
+    with locked(tmp_path):
+        with pytest.raises(InputError, match=f"in use by pid {os.getpid()}"):
+            bench.run(quick(tmp_path))
+    bench.run(quick(tmp_path))  # released: the run goes ahead
+    assert len(read_records(tmp_path)) == 4
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_identical_duplicates_are_dropped_with_a_warning_and_different_ones_refused(tmp_path):
+    bench.run(quick(tmp_path))
+    part = next((tmp_path / "records").glob("part-*.parquet"))
+    copy = part.with_name("part-9999999999999999999-copy.parquet")
+    shutil.copy(part, copy)
+    with pytest.warns(UserWarning, match="identical duplicate rows dropped"):
+        assert len(read_records(tmp_path)) == 4
+    table = pd.read_parquet(copy)
+    table["metric_deletion"] += 0.5
+    table.to_parquet(copy)
+    with pytest.raises(InputError, match="recorded twice with different results"):
+        read_records(tmp_path)
+
+
+def test_records_without_their_config_or_meta_are_refused(tmp_path):
+    bench.run(quick(tmp_path))
+    (tmp_path / "config.toml").unlink()
+    with pytest.raises(InputError, match="records but no config.toml"):
+        bench.run(quick(tmp_path, replacement="pad"))
+    bench.run(quick(tmp_path / "b"))
+    (tmp_path / "b" / "meta.json").unlink()
+    with pytest.raises(InputError, match="records but no meta.json"):
+        bench.run(quick(tmp_path / "b"))
+
+
+def test_an_edited_config_is_caught_by_the_recorded_hash(tmp_path):
+    bench.run(quick(tmp_path))
+    saved = tmp_path / "config.toml"
+    saved.write_text(saved.read_text().replace('replacement = "mask"', 'replacement = "pad"'))
+    with pytest.raises(InputError, match="made by another config"):
+        bench.run(quick(tmp_path, replacement="pad"))
+
+
+def test_a_resume_under_other_library_versions_is_refused_unless_allowed(tmp_path):
+    bench.run(quick(tmp_path))
+    meta_path = tmp_path / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["versions"]["torch"] = "1.0.0"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=r"torch 1\.0\.0 -> .*--allow-version-change"):
+        bench.run(quick(tmp_path))
+    bench.run(quick(tmp_path, allow_version_change=True))
+
+
+def test_an_out_folder_that_is_not_a_run_is_refused(tmp_path):
+    (tmp_path / "thesis.tex").write_text("mine")
+    with pytest.raises(InputError, match="not a benchmark run"):
+        bench.run(quick(tmp_path))
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis.tex"]
+
+
+def test_a_model_retrained_under_the_same_path_is_refused(tmp_path, bert):
+    model_dir = tmp_path / "model"
+    bert.hf.save_pretrained(model_dir)
+    bert.tokenizer.save_pretrained(model_dir)
+    out = tmp_path / "run"
+    bench.run(quick(out, model=str(model_dir)))
+    before = weights_fingerprint(model_dir)
+    weights = next(model_dir.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes())  # rewritten: new modification time
+    os.utime(weights, ns=(1, 1))
+    assert weights_fingerprint(model_dir) != before
+    next((out / "records").glob("part-*.parquet")).unlink()  # something left to compute
+    with pytest.raises(InputError, match="model's weights changed"):
+        bench.run(quick(out, model=str(model_dir)))
+
+
+def test_error_rows_are_retried_when_asked_and_replaced_by_the_result(tmp_path, monkeypatch):
+    marker = tmp_path / "failing"
+    marker.write_text("")
+    monkeypatch.setenv("XAI_BENCH_FAKE_FAILURE", str(marker))
+    out = tmp_path / "run"
+    bench.run(quick(out, methods=["fake-flaky"]))
+    assert read_records(out)["error"].str.contains("fake out of memory").all()
+    marker.unlink()  # the cause is gone
+    bench.run(quick(out, methods=["fake-flaky"]))
+    assert read_records(out)["error"].notna().all()  # plain resume: error rows are final
+    summary = bench.run(quick(out, methods=["fake-flaky"], retry_errors=True))
+    records = read_records(out)
+    assert len(records) == 4 and records["error"].isna().all()
+    assert np.isfinite(records["metric_deletion"]).all() and len(summary)
