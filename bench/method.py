@@ -27,6 +27,9 @@ class Method:
     defaults: ClassVar[dict[str, Any]] = {}
     """Every parameter the method takes, with its default."""
     choices: ClassVar[dict[str, tuple[str, ...]]] = {}
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {}
+    """Inclusive ranges of numeric parameters; a value of a parameter whose default is an int
+    must be an int. Checked when the method is made, so a run refuses a bad value up front."""
     """The allowed values of the parameters that name a choice; checked when the method is built."""
     model_kinds: ClassVar[tuple[str, ...]] = ("classifier", "causal-lm", "image-classifier")
     needs_gradients: ClassVar[bool] = False
@@ -40,6 +43,17 @@ class Method:
                 f"it takes {', '.join(sorted(self.defaults)) or 'none'}"
             )
         self.params = {**self.defaults, **params}
+        for param, (low, high) in self.bounds.items():
+            value, default = self.params[param], self.defaults[param]
+            if value is None or (isinstance(value, str) and value == default):
+                continue  # the parameter's own non-numeric default ("auto", None)
+            integral = isinstance(default, int) and not isinstance(default, bool)
+            kind = int if integral else int | float
+            if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+                wanted = "an integer" if integral else "a number"
+                raise InputError(
+                    f"method {self.name!r}: {param}={value!r} must be {wanted} in [{low}, {high}]"
+                )
         for param, allowed in self.choices.items():
             if param in self.params and self.params[param] not in allowed:
                 raise InputError(

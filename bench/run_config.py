@@ -93,10 +93,36 @@ class RunConfig:
     def to_toml(self) -> str:
         return tomli_w.dumps({key: value for key, value in asdict(self).items() if value is not None})
 
+    def check_values(self) -> None:
+        """Types and ranges of every setting (a TOML file can hold anything), before any use."""
+        for name in ("methods", "metrics", "plugins", "protocols", "families"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+                raise InputError(f'{name} must be a list of names, e.g. {name} = ["a", "b"]; got {value!r}')
+        for name, low in (("n", 1), ("seed", 0), ("batch_size", 1), ("shard_size", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InputError(f"{name} must be an integer >= {low}; got {value!r}")
+        for name in ("sanity", "quiet", "retry_errors", "allow_version_change"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name} must be true or false; got {getattr(self, name)!r}")
+        for name in ("task", "split", "token_set", "executor"):
+            if not isinstance(getattr(self, name), str):
+                raise InputError(f"{name} must be a string; got {getattr(self, name)!r}")
+        for name in ("data", "model", "replacement", "out", "name", "address"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise InputError(f"{name} must be a string; got {getattr(self, name)!r}")
+        if not isinstance(self.params, dict) or not all(isinstance(v, dict) for v in self.params.values()):
+            raise InputError(
+                "params must map method names to tables: [params.atman] suppression_factor = 0.9"
+            )
+
     def resolved(self) -> RunConfig:
-        """A copy with every default made explicit, checked against the registries."""
+        """A copy with every default made explicit, checked against the registries, with each
+        method built from its parameters (a bad name or value fails here, not on every row)."""
         import importlib
 
+        self.check_values()
         for module in self.plugins:
             try:
                 importlib.import_module(module)
@@ -108,6 +134,12 @@ class RunConfig:
         ]
         for name in methods:
             METHODS.get(name)
+        for name, params in self.params.items():
+            if name not in methods:
+                raise InputError(
+                    f"[params.{name}] names a method this run does not run ({', '.join(methods)})"
+                )
+            METHODS.get(name)(**params)
         families = chosen_families([*self.families, *(["+sanity"] if self.sanity else [])])
         metrics = self.metrics or default_metrics(task.has_rationale, families, True, task.modality)
         for name in metrics:

@@ -218,6 +218,12 @@ def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFr
     retried = int(records["error"].notna().sum()) if config.retry_errors and len(records) else 0
     if retried:
         console.print(f"retrying {retried} error rows")
+    available = len(examples_of(config))
+    if available < config.n:
+        console.print(
+            f"the {config.task} {config.split} split has {available} examples: "
+            f"running {available} of n = {config.n}"
+        )
     shards = plan(config, finished(records, retry_errors=config.retry_errors))
     if shards:
         _, model = task_and_model(config)  # load (or train) the model once before any worker needs it

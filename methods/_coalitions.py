@@ -14,6 +14,7 @@ forward passes through the adapter, so its pass counter sees every one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,6 +28,7 @@ from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS, Perturber
 
 COALITION_DEFAULTS = {"seed": 0, "baseline": "mask", "image_baseline": "black", "batch_size": 64}
 """Parameters every coalition method takes: its seed, how features are removed, rows per forward."""
+COALITION_BOUNDS = {"seed": (0, math.inf), "batch_size": (1, math.inf)}
 
 
 class Coalitions:

@@ -46,6 +46,13 @@ AGGREGATES = ("sum", "squared")
 @register_method("atman")
 class AtMan(Method):
     name = "atman"
+    bounds = {
+        "suppression_factor": (0.0, 1.0),
+        "conceptual_threshold": (0.0, 1.0),
+        "batch_size": (1, math.inf),
+        "pass_cost_positions": (0, math.inf),
+        "max_chunk_tokens": (1, math.inf),
+    }
     defaults = {
         "suppression_factor": 0.9,
         "conceptual_threshold": None,

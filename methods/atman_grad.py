@@ -28,6 +28,7 @@ EXPANSIONS = ("multiplier", "softmax")
 @register_method("atman-grad")
 class AtManGrad(Method):
     name = "atman-grad"
+    bounds = {"suppression_factor": (0.0, 1.0)}
     defaults = {"suppression_factor": 0.9, "expansion": "multiplier"}
     needs_attention = True
     needs_gradients = True

@@ -8,6 +8,8 @@ layer and the values, which is exactly why rollout, GAE and AtMan were proposed.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bench.method import Method, register_method
@@ -18,6 +20,7 @@ from methods._attention_maps import capture, read_rows
 @register_method("attention")
 class LastLayerAttention(Method):
     name = "attention"
+    bounds = {"batch_size": (1, math.inf)}
     defaults = {"batch_size": 16}
     needs_attention = True
 

@@ -18,6 +18,8 @@ gets its own backward pass.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -37,6 +39,7 @@ def relevance(attentions: list[torch.Tensor], gradients: list[torch.Tensor]) -> 
 @register_method("gae")
 class GradientWeightedAttention(Method):
     name = "gae"
+    bounds = {"batch_size": (1, math.inf)}
     defaults = {"target_output": "logit", "batch_size": 16}
     choices = {"target_output": TARGET_OUTPUTS}
     needs_attention = True

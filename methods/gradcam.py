@@ -14,6 +14,8 @@ pooled into the adapter's grid cells (signed sum, like every pixel method).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
@@ -52,6 +54,7 @@ def last_conv_layer(module: torch.nn.Module) -> torch.nn.Conv2d:
 @register_method("gradcam")
 class GradCAM(Method):
     name = "gradcam"
+    bounds = {"batch_size": (1, math.inf)}
     defaults = {"target_output": "logit", "batch_size": 16}
     choices = {"target_output": TARGET_OUTPUTS}
     model_kinds = ("image-classifier",)

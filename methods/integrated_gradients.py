@@ -13,6 +13,8 @@ pass, of the target's logit by default (`target_output`, see methods/_captum.py)
 
 from __future__ import annotations
 
+import math
+
 import torch
 from captum.attr import IntegratedGradients
 
@@ -23,6 +25,7 @@ from methods._captum import Attributable, CaptumGradientMethod
 @register_method("integrated-gradients")
 class IntegratedGradientsMethod(CaptumGradientMethod):
     name = "integrated-gradients"
+    bounds = {"n_steps": (1, math.inf), "batch_size": (1, math.inf)}
     defaults = {
         "n_steps": 50,
         "baseline": "mask",

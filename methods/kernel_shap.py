@@ -10,6 +10,7 @@ f(x) - f(all removed) up to the regression's fit (approximate efficiency, not ex
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import torch
 from captum.attr import KernelShap
 
 from bench.method import register_method
-from methods._coalitions import COALITION_DEFAULTS, CoalitionMethod, Coalitions, seeded
+from methods._coalitions import COALITION_BOUNDS, COALITION_DEFAULTS, CoalitionMethod, Coalitions, seeded
 
 CoalitionValue = Callable[[np.ndarray], np.ndarray]
 """(V, n_features) bool, True = present -> (V,) float64 values to explain."""
@@ -45,6 +46,7 @@ def kernel_shap_values(
 @register_method("kernel-shap")
 class KernelShapMethod(CoalitionMethod):
     name = "kernel-shap"
+    bounds = {"n_samples": (1, math.inf), **COALITION_BOUNDS}
     defaults: dict[str, Any] = {"n_samples": 500, **COALITION_DEFAULTS}
 
     def feature_scores(self, coalitions: Coalitions) -> np.ndarray:

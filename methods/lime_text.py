@@ -16,6 +16,7 @@ ridge coefficients of LIME's locally weighted linear model (all features kept), 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from bench.method import register_method
-from methods._coalitions import COALITION_DEFAULTS, CoalitionMethod, Coalitions
+from methods._coalitions import COALITION_BOUNDS, COALITION_DEFAULTS, CoalitionMethod, Coalitions
 
 SEPARATOR = "\x1f"  # ASCII unit separator: never part of a token
 HIDDEN = "\x1e"  # LIME's mask string: also never a token, so a hidden slot is unambiguous
@@ -67,6 +68,7 @@ def lime_weights(tokens: list[str], probability: Probability, num_samples: int, 
 @register_method("lime")
 class Lime(CoalitionMethod):
     name = "lime"
+    bounds = {"num_samples": (1, math.inf), **COALITION_BOUNDS}
     defaults: dict[str, Any] = {"num_samples": 1000, **COALITION_DEFAULTS}
 
     def feature_scores(self, coalitions: Coalitions) -> np.ndarray:

@@ -15,6 +15,8 @@ Cost: one forward pass for the input plus one per replaced position.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from captum.attr import FeatureAblation
@@ -35,6 +37,7 @@ from methods._captum import (
 @register_method("occlusion")
 class Occlusion(Method):
     name = "occlusion"
+    bounds = {"perturbations_per_eval": (1, math.inf)}
     defaults = {"baseline": "mask", "image_baseline": "black", "perturbations_per_eval": 16}
     choices = {"baseline": TOKEN_BASELINES, "image_baseline": IMAGE_BASELINES}
 

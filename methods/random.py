@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bench.method import Method, register_method
@@ -11,6 +13,7 @@ from bench.models import Encoded, Model
 @register_method("random")
 class RandomBaseline(Method):
     name = "random"
+    bounds = {"seed": (0, math.inf)}
     defaults = {"seed": 0}
 
     def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:

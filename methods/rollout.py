@@ -15,6 +15,8 @@ hila-chefer/Transformer-MM-Explainability `lxmert/lxmert/src/ExplanationGenerato
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -36,6 +38,7 @@ def rollout(attentions: list[torch.Tensor]) -> torch.Tensor:
 @register_method("rollout")
 class AttentionRollout(Method):
     name = "rollout"
+    bounds = {"batch_size": (1, math.inf)}
     defaults = {"batch_size": 16}
     needs_attention = True
 

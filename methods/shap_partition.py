@@ -18,6 +18,7 @@ global generator, seeded with `seed` for the call.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from scipy.cluster.hierarchy import linkage
 
 from bench.errors import InputError
 from bench.method import register_method
-from methods._coalitions import COALITION_DEFAULTS, CoalitionMethod, Coalitions, seeded
+from methods._coalitions import COALITION_BOUNDS, COALITION_DEFAULTS, CoalitionMethod, Coalitions, seeded
 
 
 class CoalitionMasker:
@@ -43,6 +44,7 @@ class CoalitionMasker:
 @register_method("shap")
 class PartitionShap(CoalitionMethod):
     name = "shap"
+    bounds = {"max_evals": (1, math.inf), **COALITION_BOUNDS}
     defaults: dict[str, Any] = {"max_evals": 500, **COALITION_DEFAULTS}
 
     def feature_scores(self, coalitions: Coalitions) -> np.ndarray:

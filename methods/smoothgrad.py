@@ -10,6 +10,8 @@ aggregation is `l2` of the averaged gradient, for the reason given in methods/sa
 
 from __future__ import annotations
 
+import math
+
 import torch
 from captum.attr import NoiseTunnel, Saliency
 
@@ -20,6 +22,12 @@ from methods._captum import Attributable, CaptumGradientMethod
 @register_method("smoothgrad")
 class SmoothGrad(CaptumGradientMethod):
     name = "smoothgrad"
+    bounds = {
+        "n_samples": (1, math.inf),
+        "noise_level": (0.0, math.inf),
+        "seed": (0, math.inf),
+        "batch_size": (1, math.inf),
+    }
     defaults = {
         "n_samples": 25,
         "noise_level": 0.15,

@@ -9,7 +9,12 @@ from bench.run_config import DEFAULT_N, DEFAULT_TASK
 
 
 def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(
+            "an empty list; name at least one, or leave the flag out for the default"
+        )
+    return names
 
 
 def run(args: argparse.Namespace) -> int:

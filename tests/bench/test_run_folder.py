@@ -118,3 +118,51 @@ def test_error_rows_are_retried_when_asked_and_replaced_by_the_result(tmp_path, 
     records = read_records(out)
     assert len(records) == 4 and records["error"].isna().all()
     assert np.isfinite(records["metric_deletion"]).all() and len(summary)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"n": -1}, "n must be an integer >= 1"),
+        ({"n": 0}, "n must be an integer >= 1"),
+        ({"shard_size": 0}, "shard_size must be an integer >= 1"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"seed": 1.5}, "seed must be an integer >= 0"),
+        ({"methods": "random,occlusion"}, "methods must be a list of names"),
+        (
+            {"params": {"occlusion": {"baseline": "pad"}}},
+            r"\[params.occlusion\] names a method this run does not run",
+        ),
+        ({"params": {"random": {"sed": 3}}}, "unknown parameter"),
+        (
+            {"methods": ["atman"], "params": {"atman": {"suppression_factor": "x"}}},
+            "suppression_factor='x' must be a number",
+        ),
+        (
+            {"methods": ["occlusion"], "params": {"occlusion": {"perturbations_per_eval": 0}}},
+            "must be an integer in",
+        ),
+    ],
+)
+def test_a_bad_setting_is_refused_before_the_folder_exists(tmp_path, overrides, message):
+    out = tmp_path / "run"
+    with pytest.raises(InputError, match=message):
+        bench.run(quick(out, **overrides))
+    assert not out.exists()
+
+
+def test_n_above_the_split_says_how_many_examples_there_were(tmp_path, capsys):
+    from rich.console import Console
+
+    log = tmp_path / "log.txt"
+    with open(log, "w") as file:
+        bench.run(quick(tmp_path / "run", n=50), console=Console(file=file, width=200))
+    assert "has 8 examples: running 8 of n = 50" in log.read_text()
+
+
+def test_an_empty_method_list_on_the_command_line_is_refused(tmp_path, capsys):
+    from bench.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--methods", "", "--out", str(tmp_path / "x")])
+    assert exit_.value.code == 2 and "an empty list" in capsys.readouterr().err
