@@ -118,6 +118,19 @@ def score_explanation(
             f"the explanation has {len(explanation.tokens)} scores but the model encodes the input "
             f"into {encoded.n_positions} positions; explain the same input with the same model"
         )
+    differ = [i for i, (a, b) in enumerate(zip(explanation.tokens, encoded.tokens, strict=True)) if a != b]
+    if differ:
+        i = differ[0]
+        raise InputError(
+            f"the explanation's tokens differ from the model's encoding of the input (position {i}: "
+            f"{explanation.tokens[i]!r} vs {encoded.tokens[i]!r}); explain the same input with the same model"
+        )
+    bad = np.flatnonzero(~np.isfinite(np.asarray(explanation.scores, dtype=np.float64)))
+    if len(bad):
+        raise InputError(
+            f"the explanation has non-finite scores (NaN or inf) at {len(bad)} positions (first {bad[0]}); "
+            "no metric of such scores means anything"
+        )
     protocols = check_protocols(protocols)
     shared: dict[str, Any] = {}
     evidences = {

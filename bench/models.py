@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -145,10 +146,18 @@ class Model:
     def encode(self, inputs: Any, target: int | str | None = None) -> Encoded:
         if self.kind == "image-classifier":
             return self._encode_image(inputs, target)
-        if not isinstance(inputs, str) or not inputs.strip():
+        if not isinstance(inputs, str):
+            raise InputError(f"a text model explains a str; got {type(inputs).__name__}")
+        if not inputs.strip():
             raise InputError("input text is empty: there is nothing to explain")
         encoding = self.tokenizer(inputs, add_special_tokens=True, return_offsets_mapping=True)
         prompt_ids = encoding["input_ids"]
+        # [UNK] stands for a word of the input: metrics may remove it like any other token
+        special_ids = set(self.tokenizer.all_special_ids) - {self.tokenizer.unk_token_id}
+        if all(i in special_ids for i in prompt_ids):
+            raise InputError(
+                "input text is empty after tokenisation (only control, zero-width or special characters)"
+            )
         target_ids: list[int] = []
         if self.kind == "causal-lm":
             if target is None:
@@ -167,8 +176,6 @@ class Model:
             if target is None:
                 target = self.predict(ids)
             target = self._check_class(target)
-        # [UNK] stands for a word of the input: metrics may remove it like any other token
-        special_ids = set(self.tokenizer.all_special_ids) - {self.tokenizer.unk_token_id}
         return Encoded(
             input_ids=ids,
             tokens=self.tokenizer.convert_ids_to_tokens(prompt_ids),
@@ -343,9 +350,60 @@ def wrap(
     return Model(hf_model, tokenizer_or_processor, kind=kind)
 
 
+def looks_like_a_path(name: str) -> bool:
+    """A local path rather than a hub id (`org/name` or `name`)."""
+    return (
+        Path(name).expanduser().is_absolute()
+        or name.startswith((".", "~"))
+        or name.count("/") > 1
+        or "\\" in name
+    )
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether huggingface.co resolves and answers, checked once, quickly (no retries)."""
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def load_model(name_or_path: str | Path, kind: str | None = None, **hf_kwargs: Any) -> Model:
-    """Load a model from a local folder or a hub id; the kind is read from its config unless given."""
+    """Load a model from a local folder or a hub id; the kind is read from its config unless given.
+
+    A path that does not exist, a folder without config.json and a hub id that is neither
+    reachable nor in the local cache fail at once with one line saying so; so does a folder
+    whose files cannot be loaded (a truncated safetensors file, a broken config)."""
     name_or_path = str(name_or_path)
+    local = Path(name_or_path).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").exists():
+            raise InputError(f"{local} has no config.json: a model folder holds config.json and its weights")
+    elif local.exists() or looks_like_a_path(name_or_path):
+        raise InputError(f"no such local folder: {name_or_path}")
+    elif not hub_reachable():
+        hf_kwargs = {**hf_kwargs, "local_files_only": True}
+    try:
+        return _load(name_or_path, kind, **hf_kwargs)
+    except InputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - every loading failure becomes one line
+        where = f"the folder {local}" if local.is_dir() else f"hub model {name_or_path!r}"
+        offline = (
+            ""
+            if local.is_dir() or "local_files_only" not in hf_kwargs
+            else " (the hub is unreachable and it is not in the local cache)"
+        )
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"cannot load {where}{offline}: {first}") from error
+
+
+def _load(name_or_path: str, kind: str | None, **hf_kwargs: Any) -> Model:
     config = AutoConfig.from_pretrained(name_or_path, **hf_kwargs)
     kind = kind or infer_kind(config)
     if kind not in KINDS:

@@ -82,8 +82,11 @@ class RunConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:
-        with open(path, "rb") as file:
-            values = tomllib.load(file)
+        try:
+            with open(path, "rb") as file:
+                values = tomllib.load(file)
+        except tomllib.TOMLDecodeError as error:
+            raise InputError(f"{path} is not valid TOML: {error}") from error
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:

@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import write_atomic
 from bench.errors import InputError
 from bench.records import RECORDS
 from bench.run_config import RunConfig
@@ -39,13 +39,6 @@ RESULT_LIBRARIES = ("torch", "transformers", "captum", "shap", "lime")
 RUN_FILES = ("config.toml", "meta.json", RECORDS)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".json")
 LOCK = ".lock"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp name unique to this writer, then rename."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
 
 
 def library_versions() -> dict[str, str]:

@@ -10,6 +10,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from bench.atomic import write_atomic
 from bench.protocol import DEFAULT_PROTOCOL, is_registered, metric_of, split_key
 from bench.stats import TAUTOLOGICAL, rank_label
 
@@ -81,7 +82,7 @@ def _direction(name: str) -> str:
 
 
 def write_summary(run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str]) -> None:
-    summary.to_csv(Path(run_dir) / "summary.csv", index=False)
+    write_atomic(Path(run_dir) / "summary.csv", summary.to_csv(index=False))
     lines = [
         "# Summary",
         "",
@@ -97,7 +98,7 @@ def write_summary(run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str]) 
         lines += [f"## {title}", "", renamed.to_markdown(), ""]
     lines += [*footnotes(summary), ""] if footnotes(summary) else []
     lines += ["## All values", "", summary.to_markdown(index=False), ""]
-    (Path(run_dir) / "summary.md").write_text("\n".join(lines))
+    write_atomic(Path(run_dir) / "summary.md", "\n".join(lines))
 
 
 def print_summary(summary: pd.DataFrame, metrics: Sequence[str], console: Console | None = None) -> None:

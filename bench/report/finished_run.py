@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import InputError
-from bench.protocol import DEFAULT_PROTOCOL
+from bench.protocol import DEFAULT_PROTOCOL, metric_keys
 from bench.records import read_records
-from bench.stats import SUMMARY_COLUMNS
+from bench.stats import SUMMARY_COLUMNS, summarize
 
 
 @dataclass
@@ -71,17 +71,19 @@ def _read_meta(path: Path) -> dict[str, Any]:
         raise InputError(f"{file} is not valid JSON ({error})") from error
 
 
-def _read_summary(path: Path) -> pd.DataFrame:
+def _read_summary(path: Path, config: dict[str, Any], records: pd.DataFrame) -> pd.DataFrame:
+    """summary.csv, or, when it is missing or unreadable, the summary recomputed from the records
+    (the records are the truth; the summary is always derived from them)."""
     file = path / "summary.csv"
-    if not file.is_file():
-        raise InputError(f"{path} has no summary.csv; rerun `xai-bench run` with the same --out to finish it")
     try:
         summary = pd.read_csv(file)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputError(f"{file} cannot be read as CSV ({error})") from error
-    missing = [c for c in SUMMARY_COLUMNS if c not in summary.columns]
+        missing = [c for c in SUMMARY_COLUMNS if c not in summary.columns]
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        missing = SUMMARY_COLUMNS
     if missing:
-        raise InputError(f"{file} lacks the columns {', '.join(missing)}; is it a summary of an older run?")
+        metrics = config.get("metrics") or []
+        keys = metric_keys(metrics, config.get("protocols") or [DEFAULT_PROTOCOL])
+        summary = summarize(records, keys, seed=int(config.get("seed", 0)))
     for column in ("mean", "ci_low", "ci_high"):
         summary[column] = pd.to_numeric(summary[column], errors="coerce")
     summary["tied_with"] = summary["tied_with"].fillna("").astype(str)
@@ -101,4 +103,6 @@ def load_run(path: str | Path) -> FinishedRun:
         raise InputError(
             f"{path} has no records (records/part-*.parquet); the run has not finished any job yet"
         )
-    return FinishedRun(path, config, config_text, _read_meta(path), records, _read_summary(path))
+    return FinishedRun(
+        path, config, config_text, _read_meta(path), records, _read_summary(path, config, records)
+    )

@@ -150,6 +150,7 @@ def make_report(run_dir: str | Path) -> Path:
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
+    root.mkdir(parents=True, exist_ok=True)  # no figure may have made it (every row an error)
     index = root / "index.html"
     index.write_text(page, encoding="utf-8")
     return index

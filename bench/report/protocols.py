@@ -17,7 +17,9 @@ PANEL = (3.8, 4.0)
 
 def ranks_by_protocol(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """{metric: (method x protocol) rank by mean} for metrics summarised under >= 2 protocols."""
-    rows = summary[summary["metric"].map(is_registered)].copy()
+    rows = summary[summary["metric"].map(is_registered).astype(bool)].copy()
+    if rows.empty:
+        return {}
     rows[["base", "protocol"]] = pd.DataFrame(rows["metric"].map(split_key).tolist(), index=rows.index)
     ranks = {}
     for base, group in rows.groupby("base", sort=False):

@@ -33,3 +33,23 @@ def test_explanation_of_another_input_is_refused(bert):
     explanation = bench.Explanation(tokens=["a", "b"], scores=np.zeros(2), target=1)
     with pytest.raises(InputError, match="2 scores but the model encodes the input into 6 positions"):
         bench.evaluate(explanation, bert, "free cash call now", metrics=["deletion"])
+
+
+def test_evaluate_refuses_non_finite_scores_and_tokens_of_another_input(bert):
+    import numpy as np
+    import pytest
+
+    import bench
+    from bench.errors import InputError
+
+    encoded = bert.encode("free cash call now", 1)
+    scores = np.arange(encoded.n_positions, dtype=float)
+    for bad in (np.nan, np.inf):
+        broken = scores.copy()
+        broken[2] = bad
+        explanation = bench.Explanation(encoded.tokens, broken, 1, special_tokens=encoded.special)
+        with pytest.raises(InputError, match="non-finite scores"):
+            bench.evaluate(explanation, bert, "free cash call now", ["deletion"])
+    other = bench.Explanation(encoded.tokens, scores, 1, special_tokens=encoded.special)
+    with pytest.raises(InputError, match="tokens differ.*position 1: 'free' vs 'hello'"):
+        bench.evaluate(other, bert, "hello cash call now", ["deletion"])  # same length, other words

@@ -131,3 +131,26 @@ def test_character_spans_map_to_tokens(bert):
     start = text.index("free cash")
     mask = encoded.token_mask([(start, start + len("free cash"))])
     assert [t for t, m in zip(encoded.tokens, mask, strict=True) if m] == ["free", "cash"]
+
+
+def test_bad_model_paths_and_texts_fail_at_once_with_one_line(tmp_path, bert):
+    import pytest
+
+    from bench.errors import InputError
+    from bench.models import load_model
+
+    with pytest.raises(InputError, match="no such local folder: /no/such/model"):
+        load_model("/no/such/model")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="has no config.json"):
+        load_model(tmp_path / "empty")
+    bert.hf.save_pretrained(tmp_path / "broken")
+    bert.tokenizer.save_pretrained(tmp_path / "broken")
+    weights = next((tmp_path / "broken").glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated
+    with pytest.raises(InputError, match="cannot load the folder"):
+        load_model(tmp_path / "broken")
+    cases = [("\u200b\u200c\x07", "empty after tokenisation"), (b"bytes", "a str; got bytes")]
+    for text, message in [*cases, (None, "a str; got NoneType")]:
+        with pytest.raises(InputError, match=message):
+            bert.encode(text, 1)

@@ -166,3 +166,25 @@ def test_an_empty_method_list_on_the_command_line_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["run", "--methods", "", "--out", str(tmp_path / "x")])
     assert exit_.value.code == 2 and "an empty list" in capsys.readouterr().err
+
+
+def test_a_run_whose_every_row_is_an_error_still_gets_its_page(tmp_path, monkeypatch):
+    from bench.report.page import make_report
+    from bench.run_config import RunConfig
+
+    monkeypatch.setenv("XAI_BENCH_FAKE_FAILURE", str(tmp_path))  # exists: every row fails
+    out = tmp_path / "run"
+    bench.run(RunConfig(task="fake-spam", methods=["fake-flaky"], metrics=["deletion"], n=3,
+                        plugins=["tests.bench.fake_task"], out=str(out), quiet=True))  # fmt: skip
+    page = make_report(out).read_text()
+    assert "No example was explained without error" in page and "fake-flaky: 3" in page
+
+
+def test_a_toml_syntax_error_is_one_line(tmp_path):
+    from bench.cli import main
+
+    bad = tmp_path / "run.toml"
+    bad.write_text('task = "spam"\nn = [\n')
+    with pytest.raises(InputError, match="is not valid TOML"):
+        bench.run(str(bad))
+    assert main(["run", "--config", str(bad)]) == 2

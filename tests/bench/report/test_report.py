@@ -111,8 +111,6 @@ def test_patch_scores_are_the_last_grid_positions_in_row_major_order(tmp_path):
         (lambda d: (d / "config.toml").write_text("task = ["), "is not valid TOML"),
         (lambda d: next((d / "records").glob("*.parquet")).write_bytes(b"not parquet"), "is corrupt"),
         (lambda d: [p.unlink() for p in (d / "records").glob("*.parquet")], "has no records"),
-        (lambda d: (d / "summary.csv").write_text("a,b\n1,2\n"), "lacks the columns"),
-        (lambda d: (d / "summary.csv").unlink(), "has no summary.csv"),
     ],
 )
 def test_broken_run_directories_are_named_in_the_error(tmp_path, damage, message):
@@ -120,6 +118,25 @@ def test_broken_run_directories_are_named_in_the_error(tmp_path, damage, message
     damage(run_dir)
     with pytest.raises(InputError, match=message):
         make_report(run_dir)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda d: (d / "summary.csv").write_text("a,b\n1,2\n"), lambda d: (d / "summary.csv").unlink()],
+)
+def test_a_missing_or_broken_summary_is_recomputed_from_the_records(tmp_path, damage):
+    from bench.report.finished_run import load_run
+
+    run_dir = text_run(tmp_path / "run")
+    damage(run_dir)
+    run = load_run(run_dir)
+    config, records = run.config, run.records
+    from bench.protocol import metric_keys
+    from bench.stats import summarize
+
+    expected = summarize(records, metric_keys(config["metrics"], ["xai-bench"]), seed=config.get("seed", 0))
+    pd.testing.assert_frame_equal(run.summary.reset_index(drop=True), expected.reset_index(drop=True))
+    assert make_report(run_dir).exists()
 
 
 def test_cli_prints_where_the_report_is(text_report, tmp_path, capsys):
