@@ -230,7 +230,7 @@ def reproduce(
     protocol = PROTOCOLS[name]
     token_set = token_set or protocol.token_set
     check_token_set(token_set)
-    console = console or Console()
+    console = console or Console(markup=False)  # method and task names are text, not markup
     if data is None and protocol.data is not None and protocol.data.is_dir():
         data = str(protocol.data)
     methods = protocol.methods + (protocol.extra_methods if extra_methods else ())

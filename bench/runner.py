@@ -205,7 +205,7 @@ def run(config: RunConfig | dict | str | Path | None = None, console: Console | 
     elif isinstance(config, str | Path):
         config = RunConfig.from_toml(config)
     config = config.resolved()
-    console = console or Console(stderr=True, quiet=config.quiet)
+    console = console or Console(stderr=True, quiet=config.quiet, markup=False)
     run_dir = Path(config.out)
     check_is_run_folder(run_dir)
     with locked(run_dir):
@@ -234,7 +234,7 @@ def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFr
     summary = summarize(records, keys, seed=config.seed)
     write_summary(run_dir, summary, keys)
     errors = int(records["error"].notna().sum()) if len(records) else 0
-    print_summary(summary, keys, Console(quiet=config.quiet))
+    print_summary(summary, keys, Console(quiet=config.quiet, markup=False))
     if errors:
         console.print(f"{errors} of {len(records)} rows are errors (see the `error` column of the records)")
     console.print(f"results: {run_dir}")
@@ -245,7 +245,7 @@ def _execute(
     config: RunConfig, shards: list[Shard], run_dir: Path, columns: list[str], console: Console
 ) -> None:
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),

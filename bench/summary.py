@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bench.atomic import write_atomic
 from bench.protocol import DEFAULT_PROTOCOL, is_registered, metric_of, split_key
@@ -112,7 +113,7 @@ def print_summary(summary: pd.DataFrame, metrics: Sequence[str], console: Consol
     for (task, model), group in summary.groupby(["task", "model"], sort=True):
         protocols = ", ".join(protocols_of(metrics))
         title = f"{task} / {model}, protocols {protocols}: ranks (= not significantly different)"
-        table = Table(title=title)
+        table = Table(title=Text(title))  # user text (names, tokens) is never markup
         for column in ("metric", "rank", "method", "mean", "95% CI", *COST_COLUMNS.values()):
             table.add_column(column, justify="left" if column == "method" else "right", no_wrap=True)
         costs = cost[(cost["task"] == task) & (cost["model"] == model)].pivot(
@@ -124,7 +125,7 @@ def print_summary(summary: pd.DataFrame, metrics: Sequence[str], console: Consol
                 table.add_row(
                     _direction(name) if i == 0 else "",
                     rank_label(row).lstrip("#"),
-                    row["method"],
+                    Text(row["method"]),
                     f"{row['mean']:.3f}",
                     f"{row['ci_low']:.3f}..{row['ci_high']:.3f}",
                     *(

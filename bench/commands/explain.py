@@ -65,15 +65,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{explanation.method} on {model.name} (target: {explanation.target!r})")
+    # model names and tokens such as [/INST] are text, not rich markup
+    table = Table(title=Text(f"{explanation.method} on {model.name} (target: {explanation.target!r})"))
     table.add_column("#", justify="right")
     table.add_column("token")
     table.add_column("score", justify="right")
     peak = np.abs(explanation.scores).max() or 1.0
     for i, (token, score) in enumerate(zip(explanation.tokens, explanation.scores, strict=True)):
         bar = "█" * int(round(8 * abs(score) / peak))
-        table.add_row(str(i), token, f"{score:+.4f} {bar}")
+        table.add_row(str(i), Text(token), f"{score:+.4f} {bar}")
     Console().print(table)
     cost = explanation.cost
     print(

@@ -105,3 +105,13 @@ def test_explain_a_task_example(model_dir, capsys):
     assert "--index 500 is out of range" in capsys.readouterr().err
     assert main(["explain", "--method", "atman"]) == 2
     assert "give a text and --model, or --task" in capsys.readouterr().err
+
+
+def test_explain_prints_tokens_that_look_like_markup(bert, tmp_path, capsys):
+    bert.tokenizer.add_tokens(["[/INST]", "x[/bold]y"])
+    bert.hf.resize_token_embeddings(len(bert.tokenizer))
+    bert.hf.save_pretrained(tmp_path)
+    bert.tokenizer.save_pretrained(tmp_path)
+    assert main(["explain", "--model", str(tmp_path), "--method", "random", "[/INST] free x[/bold]y"]) == 0
+    out = capsys.readouterr().out
+    assert "[/inst]" in out and "x[/bold]y" in out  # the uncased tokenizer lowercases it

@@ -63,3 +63,26 @@ def test_error_rows_are_left_out():
     records.loc[0, "error"] = "RuntimeError: boom"
     summary = summarize(records, ["deletion"])
     assert summary.loc[0, "mean"] == pytest.approx(0.25) and summary.loc[0, "n"] == 2
+
+
+def test_user_text_is_printed_and_drawn_as_written(tmp_path):
+    """Rich markup and matplotlib mathtext in method names or tokens are text, not commands."""
+    import io
+
+    import pandas as pd
+    from rich.console import Console
+
+    from bench.report.figures import new_figure, save
+    from bench.summary import print_summary
+
+    name = "x[/bold]y $\\notacommand$ [/INST]"
+    summary = pd.DataFrame(
+        [{"task": "t", "model": "m", "method": name, "metric": "deletion", "mean": 0.5, "ci_low": 0.4,
+          "ci_high": 0.6, "n": 3, "rank": 1, "tied_with": ""}]
+    )  # fmt: skip
+    out = io.StringIO()
+    print_summary(summary, ["deletion"], Console(file=out, width=200))
+    assert "x[/bold]y" in out.getvalue()
+    figure = new_figure(3, 2)
+    figure.subplots().set_title(name)
+    assert save(figure, tmp_path, "user-text", "t").png.exists()  # mathtext would raise here
