@@ -36,6 +36,21 @@ def _task_example(args: argparse.Namespace):
     return example.inputs, example.target, model
 
 
+def _class_index(text: str, model) -> int:
+    """A classifier's --target: a class index, or a label name from the model's config."""
+    labels = {
+        str(name).lower(): int(i) for i, name in (getattr(model.hf.config, "id2label", None) or {}).items()
+    }
+    if text.lstrip("-").isdigit():
+        return int(text)
+    if text.lower() in labels:
+        return labels[text.lower()]
+    known = ", ".join(f"{i} ({name})" for name, i in sorted(labels.items(), key=lambda item: item[1]))
+    raise InputError(
+        f"--target {text!r} is neither a class index nor a label of {model.name}; classes: {known}"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import bench
 
@@ -46,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         inputs, target, model = args.text, None, bench.load_model(args.model, kind=args.kind)
     if args.target is not None:
-        target = args.target if model.kind == "causal-lm" else int(args.target)
+        target = args.target if model.kind == "causal-lm" else _class_index(args.target, model)
     params = dict(_parse_param(p) for p in args.param)
     explanation = bench.explain(args.method, model, inputs, target=target, **params)
     if args.json:

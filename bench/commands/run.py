@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import fields, replace
 
+from bench.errors import InputError
 from bench.run_config import DEFAULT_N, DEFAULT_TASK
 
 
@@ -22,8 +24,16 @@ def run(args: argparse.Namespace) -> int:
     from bench.runner import run as run_benchmark
 
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
+    from_file = [p for p in config.plugins if p not in (args.plugins or [])]
+    if from_file and not args.allow_plugins:
+        raise InputError(
+            f"{args.config} imports the plugin modules {', '.join(from_file)}, which run their code; "
+            "if you trust them, rerun with --allow-plugins (or name them with --plugins)"
+        )
     given = {f.name: getattr(args, f.name, None) for f in fields(RunConfig)}
     config = replace(config, **{key: value for key, value in given.items() if value is not None})
+    if config.plugins:
+        print(f"importing plugin modules: {', '.join(config.plugins)}", file=sys.stderr)
     run_benchmark(config)
     return 0
 
@@ -76,6 +86,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", dest="batch_size", type=int, help="rows per forward pass in metrics")
     parser.add_argument("--shard-size", dest="shard_size", type=int, help="examples per job and part file")
     parser.add_argument("--plugins", type=_names, help="modules to import first (your own tasks/methods)")
+    parser.add_argument(
+        "--allow-plugins",
+        dest="allow_plugins",
+        action="store_true",
+        help="import the plugin modules a --config file names (they run their code)",
+    )
     parser.add_argument("--quiet", action="store_true", default=None)
     parser.add_argument(
         "--retry-errors",

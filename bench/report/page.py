@@ -101,6 +101,21 @@ def heatmap_section(run: FinishedRun, out_dir: Path, root: Path) -> str:
     return "\n".join(parts)
 
 
+def portable_config(run: FinishedRun) -> str:
+    """config.toml with local paths relative to the run folder: the page names no folder of the
+    machine that made it."""
+    import os
+
+    import tomli_w
+
+    config = dict(run.config)
+    for key in ("out", "data", "model"):
+        value = config.get(key)
+        if isinstance(value, str) and os.path.isabs(value):
+            config[key] = os.path.relpath(value, run.path.resolve())
+    return tomli_w.dumps(config)
+
+
 def provenance_section(run: FinishedRun) -> str:
     versions = run.meta.get("versions", {})
     rows = "".join(
@@ -111,7 +126,7 @@ def provenance_section(run: FinishedRun) -> str:
     return (
         f"<p>Seed: <b>{run.seed}</b></p><ul>{listed}</ul>"
         f'<h3>Library versions</h3><table class="summary">{rows}</table>'
-        f"<h3>Run config (config.toml)</h3><pre>{html.escape(run.config_text)}</pre>"
+        f"<h3>Run config (config.toml)</h3><pre>{html.escape(portable_config(run))}</pre>"
     )
 
 

@@ -115,3 +115,32 @@ def test_explain_prints_tokens_that_look_like_markup(bert, tmp_path, capsys):
     assert main(["explain", "--model", str(tmp_path), "--method", "random", "[/INST] free x[/bold]y"]) == 0
     out = capsys.readouterr().out
     assert "[/inst]" in out and "x[/bold]y" in out  # the uncased tokenizer lowercases it
+
+
+def test_explain_target_is_a_class_index_or_label_and_otherwise_one_line(model_dir, capsys):
+    assert main(["explain", "--model", str(model_dir), "--method", "random", "--target", "spam", "free"]) == 2
+    assert "--target 'spam' is neither a class index nor a label" in capsys.readouterr().err
+    assert (
+        main(["explain", "--model", str(model_dir), "--method", "random", "--target", "LABEL_1", "free"]) == 0
+    )
+
+
+def test_plugins_named_by_a_config_file_need_consent(tmp_path, capsys):
+    config = tmp_path / "theirs.toml"
+    config.write_text(f'plugins = ["tests.bench.fake_task"]\ntask = "fake-spam"\nmethods = ["random"]\n'
+                      f'metrics = ["deletion"]\nn = 2\nout = "{tmp_path / "run"}"\nquiet = true\n')  # fmt: skip
+    assert main(["run", "--config", str(config)]) == 2
+    assert "imports the plugin modules tests.bench.fake_task" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    try:
+        assert main(["run", "--config", str(config), "--allow-plugins"]) == 0
+        assert "importing plugin modules: tests.bench.fake_task" in capsys.readouterr().err
+    finally:
+        import sys
+
+        from bench.registry import METHODS, TASKS
+
+        TASKS._entries.pop("fake-spam", None)
+        for name in ("fake-failing", "fake-slow", "fake-deleting-loo", "fake-flaky"):
+            METHODS._entries.pop(name, None)
+        sys.modules.pop("tests.bench.fake_task", None)

@@ -158,3 +158,12 @@ def test_a_run_with_a_metric_this_version_no_longer_has_is_still_reported(tmp_pa
     pd.concat([summary, retired]).to_csv(run_dir / "summary.csv", index=False)
     page = make_report(run_dir).read_text()
     assert "retired" in page and "0.123" in page
+
+
+def test_the_embedded_config_names_no_absolute_path(tmp_path):
+    run_dir = text_run(tmp_path / "run")
+    config = run_dir / "config.toml"
+    config.write_text(config.read_text() + f'out = "{run_dir}"\ndata = "{tmp_path / "data"}"\n')
+    page = make_report(run_dir).read_text()
+    assert str(tmp_path) not in page
+    assert "out = &quot;.&quot;" in page and "data = &quot;../data&quot;" in page
