@@ -101,6 +101,8 @@ class Model:
         self.name = name or getattr(hf_model.config, "name_or_path", "") or type(hf_model).__name__
         self.processor = processor
         self.tokenizer = None if kind == "image-classifier" else processor
+        self.folder: Path | None = None
+        """The local folder the weights came from (`load_model`), None for a model built in memory."""
         self.passes = PassCounter()
         self.passes.attach(self.hf)
 
@@ -389,7 +391,9 @@ def load_model(name_or_path: str | Path, kind: str | None = None, **hf_kwargs: A
     elif not hub_reachable():
         hf_kwargs = {**hf_kwargs, "local_files_only": True}
     try:
-        return _load(name_or_path, kind, **hf_kwargs)
+        model = _load(name_or_path, kind, **hf_kwargs)
+        model.folder = local if local.is_dir() else None
+        return model
     except InputError:
         raise
     except Exception as error:  # noqa: BLE001 - every loading failure becomes one line

@@ -28,6 +28,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from bench.atomic import write_atomic
 from bench.errors import InputError
 from bench.records import RECORDS
@@ -165,6 +167,19 @@ def check_meta(meta: dict[str, Any], config: RunConfig, allow_version_change: bo
             f"{path.parent} was started under other library versions ({'; '.join(changed)}); resuming would "
             "mix their results: use a new --out, or --allow-version-change"
         )
+
+
+def check_records(config: RunConfig, records: pd.DataFrame, run_dir: Path) -> None:
+    """Refuse records made for another task, seed or replacement than the config says (a
+    config.toml replaced by hand, records copied in from another run)."""
+    for column in ("task", "seed", "replacement"):
+        expected = getattr(config, column)
+        found = set(records[column].dropna().unique()) if column in records and len(records) else set()
+        if found - {expected}:
+            raise InputError(
+                f"{run_dir} holds records with {column} {', '.join(map(str, sorted(found - {expected})))} "
+                f"but its config says {expected!r}; they are another run's: use a new --out"
+            )
 
 
 def check_weights(run_dir: Path, fingerprint: str | None) -> None:

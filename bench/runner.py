@@ -34,7 +34,14 @@ from bench.protocol import get_protocol, metric_column, metric_of
 from bench.records import CURVES, finished, read_records, write_part
 from bench.registry import METRICS, TASKS
 from bench.run_config import RunConfig
-from bench.run_folder import check_is_run_folder, check_weights, locked, prepare, weights_fingerprint
+from bench.run_folder import (
+    check_is_run_folder,
+    check_records,
+    check_weights,
+    locked,
+    prepare,
+    weights_fingerprint,
+)
 from bench.stats import summarize
 from bench.summary import print_summary, write_summary
 from bench.task import Task
@@ -215,6 +222,7 @@ def run(config: RunConfig | dict | str | Path | None = None, console: Console | 
 def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFrame:
     prepare(config, config.allow_version_change)
     records = read_records(run_dir)
+    check_records(config, records, run_dir)
     retried = int(records["error"].notna().sum()) if config.retry_errors and len(records) else 0
     if retried:
         console.print(f"retrying {retried} error rows")
@@ -227,7 +235,7 @@ def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFr
     shards = plan(config, finished(records, retry_errors=config.retry_errors))
     if shards:
         _, model = task_and_model(config)  # load (or train) the model once before any worker needs it
-        check_weights(run_dir, weights_fingerprint(config.model or model.name))
+        check_weights(run_dir, weights_fingerprint(model.folder))
         _execute(config, shards, run_dir, metric_columns(config), console)
     records = read_records(run_dir)
     keys = config.metric_keys()

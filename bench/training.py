@@ -176,9 +176,17 @@ def _training_data(task: Task) -> dict[str, Any]:
     return {"data": data, "task_params": task.params}
 
 
+REBUILD = "it is a cached model (under XAI_BENCH_CACHE): delete {folder} and it is rebuilt on next use"
+
+
 def read_metadata(folder: Path) -> dict[str, Any] | None:
     path = folder / METADATA
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path} is unreadable ({error}); {REBUILD.format(folder=folder)}") from error
 
 
 def trained_classifier(
@@ -205,7 +213,10 @@ def trained_classifier(
 
 def load_trained(folder: Path) -> Model:
     """A cached classifier as a `Model`, named '<task>/<base model>' from its metadata."""
-    model = load_model(folder, kind="classifier")
+    try:
+        model = load_model(folder, kind="classifier")
+    except InputError as error:
+        raise InputError(f"{error}; {REBUILD.format(folder=folder)}") from error
     metadata = read_metadata(folder) or {}
     if metadata:
         model.name = f"{metadata['task']}/{metadata['settings']['base_model']}"

@@ -127,8 +127,8 @@ def test_explain_target_is_a_class_index_or_label_and_otherwise_one_line(model_d
 
 def test_plugins_named_by_a_config_file_need_consent(tmp_path, capsys):
     config = tmp_path / "theirs.toml"
-    config.write_text(f'plugins = ["tests.bench.fake_task"]\ntask = "fake-spam"\nmethods = ["random"]\n'
-                      f'metrics = ["deletion"]\nn = 2\nout = "{tmp_path / "run"}"\nquiet = true\n')  # fmt: skip
+    settings = 'task = "fake-spam"\nmethods = ["random"]\nmetrics = ["deletion"]\nn = 2\nquiet = true\n'
+    config.write_text(f'plugins = ["tests.bench.fake_task"]\n{settings}out = "{tmp_path / "run"}"\n')
     assert main(["run", "--config", str(config)]) == 2
     assert "imports the plugin modules tests.bench.fake_task" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()

@@ -188,3 +188,13 @@ def test_a_toml_syntax_error_is_one_line(tmp_path):
     with pytest.raises(InputError, match="is not valid TOML"):
         bench.run(str(bad))
     assert main(["run", "--config", str(bad)]) == 2
+
+
+def test_records_that_disagree_with_the_config_are_refused(tmp_path):
+    bench.run(quick(tmp_path))
+    part = next((tmp_path / "records").glob("part-*.parquet"))
+    table = pd.read_parquet(part)
+    table["replacement"] = "pad"  # made with another replacement than config.toml says
+    table.to_parquet(part)
+    with pytest.raises(InputError, match="records with replacement pad but its config says 'mask'"):
+        bench.run(quick(tmp_path))

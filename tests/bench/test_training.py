@@ -145,3 +145,19 @@ def test_cli_train_spam_on_a_tiny_base(cache, base, capsys):
 def test_cli_refuses_a_causal_lm_task(cache, capsys):
     assert main(["train", "squad_qa"]) == 2
     assert "only classifier tasks are trained" in capsys.readouterr().err
+
+
+def test_a_corrupt_cached_model_names_its_folder_and_how_to_rebuild(tmp_path, bert):
+    import pytest
+
+    from bench.errors import InputError
+    from bench.training import load_trained, read_metadata
+
+    (tmp_path / "metadata.json").write_text("{not json")
+    with pytest.raises(InputError, match=f"delete {tmp_path} and it is rebuilt"):
+        read_metadata(tmp_path)
+    bert.hf.save_pretrained(tmp_path / "model")
+    bert.tokenizer.save_pretrained(tmp_path / "model")
+    next((tmp_path / "model").glob("*.safetensors")).write_bytes(b"truncated")
+    with pytest.raises(InputError, match="cannot load the folder .*it is a cached model"):
+        load_trained(tmp_path / "model")
