@@ -198,3 +198,40 @@ def test_records_that_disagree_with_the_config_are_refused(tmp_path):
     table.to_parquet(part)
     with pytest.raises(InputError, match="records with replacement pad but its config says 'mask'"):
         bench.run(quick(tmp_path))
+
+
+def test_the_lock_dies_with_its_holder_even_on_kill_9(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import pathlib, time\nfrom bench.run_folder import locked\n"
+        f"with locked(pathlib.Path({str(tmp_path)!r})):\n    print('held', flush=True)\n    time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(InputError, match=f"in use by pid {holder.pid}"):
+        bench.run(quick(tmp_path))
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    time.sleep(0.1)
+    bench.run(quick(tmp_path))
+    assert len(read_records(tmp_path)) == 4
+
+
+def test_a_flipped_bit_in_a_record_part_is_caught_by_its_page_checksum(tmp_path):
+    bench.run(quick(tmp_path))
+    part = next((tmp_path / "records").glob("part-*.parquet"))
+    import pyarrow.parquet as pq
+
+    chunk = next(
+        c for c in (pq.ParquetFile(part).metadata.row_group(0).column(i) for i in range(30))
+        if c.path_in_schema.startswith("curve_deletion")
+    )  # fmt: skip
+    data = bytearray(part.read_bytes())
+    data[chunk.data_page_offset + chunk.total_compressed_size // 2] ^= 0x10  # inside a data page
+    part.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="is corrupt"):
+        read_records(tmp_path)
