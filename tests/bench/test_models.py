@@ -154,3 +154,18 @@ def test_bad_model_paths_and_texts_fail_at_once_with_one_line(tmp_path, bert):
     for text, message in [*cases, (None, "a str; got NoneType")]:
         with pytest.raises(InputError, match=message):
             bert.encode(text, 1)
+
+
+def test_a_hub_id_offline_fails_at_once_saying_the_hub_is_unreachable(monkeypatch):
+    import time
+
+    import pytest
+
+    from bench.errors import InputError
+    from bench.models import load_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.perf_counter()
+    with pytest.raises(InputError, match="hub is unreachable and it is not in the local cache"):
+        load_model("someone/not-cached-model")
+    assert time.perf_counter() - start < 10  # no retries

@@ -235,3 +235,22 @@ def test_a_flipped_bit_in_a_record_part_is_caught_by_its_page_checksum(tmp_path)
     part.write_bytes(bytes(data))
     with pytest.raises(InputError, match="is corrupt"):
         read_records(tmp_path)
+
+
+def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from bench.atomic import write_atomic
+
+    target = tmp_path / "summary.csv"
+    write_atomic(target, "old")
+
+    def crash(self, other):
+        raise KeyboardInterrupt  # killed between writing the temp file and the rename
+
+    monkeypatch.setattr(Path, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, "new, half written")
+    assert target.read_text() == "old"
+    temps = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(temps) == 1 and str(os.getpid()) in temps[0]  # a name no other writer shares
