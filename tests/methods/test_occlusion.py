@@ -107,9 +107,12 @@ def test_batching_perturbations_changes_no_score(bert):
 
 
 def test_only_special_tokens_leave_nothing_to_occlude(bert):
-    explanation = bench.explain("occlusion", bert, "[MASK]", 0)
-    assert np.all(explanation.special_tokens) and np.all(explanation.scores == 0)
-    assert explanation.cost.forward_passes == 0
+    with pytest.raises(InputError, match="empty after tokenisation"):
+        bench.explain("occlusion", bert, "[MASK]", 0)  # a text of special tokens only is refused
+    encoded = bert.encode("free", 0)
+    encoded.special = np.ones(encoded.n_positions, dtype=bool)  # built by hand: nothing removable
+    explanation = get_method("occlusion").explain(bert, encoded)
+    assert np.all(explanation.scores == 0) and explanation.cost.forward_passes == 0
 
 
 def test_bad_baselines_are_refused_by_name():
