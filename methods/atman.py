@@ -21,9 +21,8 @@ is our 1 - f: its 0.1 is our default f = 0.9.
 
 Causal LMs take a shortcut that changes no score: suppressing key i leaves every position
 before i untouched, so the unsuppressed pass's KV cache is computed once and each chunk of
-variants (sorted by their first suppressed position) runs only the positions from there on.
-A chunk runs all its rows from its earliest start, so chunks are cut where that wastes least
-(`suffix_chunks`): later variants, with short suffixes, go in small chunks.
+variants (sorted by their first suppressed position) runs only the positions from there on
+(`bench/prefix_reuse.py`, shared with occlusion).
 """
 
 from __future__ import annotations
@@ -33,12 +32,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from transformers import DynamicCache
 
 from bench.attention import ROW_MINIMA, SUPPRESSED_ATTENTION, first_scaled_key, suppress
 from bench.errors import NotApplicableError
 from bench.method import Method, register_method
 from bench.models import Encoded, Model
+from bench.prefix_reuse import PASS_COST_POSITIONS, suffix_logprobs, unchanged_pass
 
 AGGREGATES = ("sum", "squared")
 
@@ -64,10 +63,7 @@ class AtMan(Method):
         # "auto" is 1024 on CPU and no limit on GPU; None is no limit
         "max_chunk_tokens": "auto",
         "prefix_reuse": True,
-        # what one more forward pass costs, in positions, when prefix reuse cuts its chunks: a
-        # pass streams all weights and small batches run slowly (SmolLM2-135M shape on CPU: one
-        # position alone costs ~25 batched ones; 32 to 256 measured alike, 128 fastest)
-        "pass_cost_positions": 128,
+        "pass_cost_positions": PASS_COST_POSITIONS,  # see bench/prefix_reuse.py
     }
     choices = {"aggregate": AGGREGATES, "row_min": ROW_MINIMA}
     needs_attention = True
@@ -149,54 +145,28 @@ class AtMan(Method):
 
     def _prefix_reuse_logprobs(self, model: Model, encoded: Encoded, factors: torch.Tensor) -> torch.Tensor:
         """The same values as the batched path for a causal LM, computing each variant only from
-        its first suppressed position on, on top of the unsuppressed pass's KV cache."""
-        ids = encoded.input_ids[None].to(model.device)
-        length = ids.shape[1]
+        its first suppressed position on, on top of the unsuppressed pass's KV cache
+        (`bench/prefix_reuse.py`)."""
         row_min = self.params["row_min"]
         with suppress(factors[:1].to(model.device), row_min=row_min):
-            plain_logprobs, plain = model.forward_for_target(
-                {"input_ids": ids}, [encoded], per_token=True, use_cache=True
-            )
-        logprobs = torch.empty(len(factors), len(encoded.target_ids), dtype=torch.float64)
-        logprobs[0] = plain_logprobs[0].cpu().double()
-        layers = [(layer.keys, layer.values) for layer in plain.cache.layers]
-        # first suppressed position of each variant; variants sorted by it share the longest prefix
-        first = first_scaled_key(factors[1:])
-        order = torch.argsort(first, stable=True) + 1
-        starts = first[order - 1].tolist()
-        # every row of a chunk attends over all `length` keys: rows x length is its memory
+            plain, layers = unchanged_pass(model, encoded)
+        # every row of a chunk attends over all the input's keys: rows x length is its memory
+        length = len(encoded.input_ids)
         max_rows = int(self.params["batch_size"])
         if math.isfinite(max_tokens := self.chunk_token_limit(model)):
             max_rows = min(max_rows, max(1, int(max_tokens // length)))
-        chunks = suffix_chunks(starts, length, max_rows, int(self.params["pass_cost_positions"]))
-        for rows_slice in chunks:
-            chunk = order[rows_slice]
-            start, rows = starts[rows_slice.start], len(chunk)
-            cache = _SharedPrefixCache.of(layers, start)
-            inputs = {"input_ids": ids[:, start:].expand(rows, -1), "cache": cache}
-            with suppress(factors[chunk].to(model.device), row_min=row_min):
-                per_token, _ = model.forward_for_target(inputs, [encoded] * rows, start, per_token=True)
-            logprobs[chunk] = torch.stack(per_token).cpu().double()
-        return logprobs
-
-
-class _SharedPrefixCache(DynamicCache):
-    """The unsuppressed pass's keys and values before a chunk's start, held once (batch 1) for
-    all the chunk's rows. Each layer joins them with the rows' own keys and values and stores
-    nothing, so a pass holds one layer's joined keys at a time, not every layer's per row."""
-
-    @classmethod
-    def of(cls, layers: list[tuple[torch.Tensor, torch.Tensor]], start: int) -> _SharedPrefixCache:
-        """Views of the first `start` positions of each layer's keys and values: no copies."""
-        cache = cls(ddp_cache_data=[(k[:, :, :0], v[:, :, :0]) for k, v in layers])
-        for layer, (keys, values) in zip(cache.layers, layers, strict=True):
-            layer.keys, layer.values = keys[:, :, :start], values[:, :, :start]
-        return cache
-
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
-        prefix, rows = self.layers[layer_idx], key_states.shape[0]
-        keys = torch.cat([prefix.keys.expand(rows, -1, -1, -1), key_states], dim=-2)
-        return keys, torch.cat([prefix.values.expand(rows, -1, -1, -1), value_states], dim=-2)
+        variants = factors[1:]
+        suppressed = suffix_logprobs(
+            model,
+            encoded,
+            layers,
+            first_scaled_key(variants),
+            encoded.input_ids[None].expand(len(variants), -1),
+            max_rows,
+            int(self.params["pass_cost_positions"]),
+            within=lambda rows: suppress(variants[rows].to(model.device), row_min=row_min),
+        )
+        return torch.cat([plain[None], suppressed])
 
 
 def row_chunks(lengths: Sequence[int], max_rows: int, max_tokens: int | float) -> list[slice]:
@@ -210,22 +180,3 @@ def row_chunks(lengths: Sequence[int], max_rows: int, max_tokens: int | float) -
             chunks.append(slice(start, end))
             start, longest = end, length
     return chunks + [slice(start, len(lengths))] if lengths else chunks
-
-
-def suffix_chunks(starts: Sequence[int], length: int, max_rows: int, pass_cost: int) -> list[slice]:
-    """Cut variants, sorted by start position, into chunks of at most `max_rows` that minimise
-    the positions computed (a chunk runs every row from its first start to `length`) plus
-    `pass_cost` per chunk. Exact, by dynamic programming over the cut points."""
-    n = len(starts)
-    best = [0.0] + [math.inf] * n  # best[j]: least cost of the first j variants
-    cut = [0] * (n + 1)
-    for j in range(1, n + 1):
-        for i in range(max(0, j - max_rows), j):
-            cost = best[i] + (j - i) * (length - starts[i]) + pass_cost
-            if cost < best[j]:
-                best[j], cut[j] = cost, i
-    chunks = []
-    while n > 0:
-        chunks.append(slice(cut[n], n))
-        n = cut[n]
-    return chunks[::-1]

@@ -12,7 +12,8 @@ from transformers.masking_utils import eager_mask
 
 import bench
 from bench.errors import AttentionNotReachableError, NotApplicableError
-from methods.atman import row_chunks, suffix_chunks
+from bench.prefix_reuse import suffix_chunks
+from methods.atman import row_chunks
 from tests.tiny import tiny_image
 
 REFERENCE = "test_reference_atman"
