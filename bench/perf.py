@@ -259,11 +259,25 @@ def headline_table(
             repeats,
         )
     )
-    difference = np.abs(naive[0] - fast[0]).max()
-    for label, seconds, cost in [
-        ("causal plain forward (n+1 rows)", causal_floor_s, causal_floor),
-        ("causal atman naive batched", naive_s, naive_cost),
-        ("causal atman prefix reuse", fast_s, fast_cost),
+    # occlusion's naive and prefix-reuse paths take turns too: their ratio is a target
+    naive_occlusion = get_method("occlusion", prefix_reuse=False, perturbations_per_eval=batch_size)
+    fast_occlusion = get_method("occlusion", prefix_reuse=True, perturbations_per_eval=batch_size)
+    (occ_naive_s, occ_naive_cost, occ_naive), (occ_fast_s, occ_fast_cost, occ_fast) = timed_together(
+        causal,
+        [
+            lambda: naive_occlusion.attribute_batch(causal, [prompt]),
+            lambda: fast_occlusion.attribute_batch(causal, [prompt]),
+        ],
+        repeats,
+    )
+    atman_difference = float(np.abs(naive[0] - fast[0]).max())
+    occlusion_difference = float(np.abs(occ_naive[0] - occ_fast[0]).max())
+    for label, seconds, cost, difference in [
+        ("causal plain forward (n+1 rows)", causal_floor_s, causal_floor, None),
+        ("causal atman naive batched", naive_s, naive_cost, atman_difference),
+        ("causal atman prefix reuse", fast_s, fast_cost, atman_difference),
+        ("causal occlusion naive batched", occ_naive_s, occ_naive_cost, occlusion_difference),
+        ("causal occlusion prefix reuse", occ_fast_s, occ_fast_cost, occlusion_difference),
     ]:
         rows.append(
             Measurement(
@@ -274,7 +288,7 @@ def headline_table(
                 cost.forward_passes,
                 cost.backward_passes,
                 cost.peak_memory_bytes,
-                {"max abs diff prefix vs naive": float(difference)},
+                {} if difference is None else {"max abs diff prefix vs naive": difference},
             )
         )
 

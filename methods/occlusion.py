@@ -10,7 +10,9 @@ image through the model's preprocessing: occluding means painting the region bla
 in the normalised input space (mid-grey under the usual normalisations, so a grey region is
 hardly occluded at all), or the image's per-channel mean; a ViT's [CLS] is no pixel region and
 scores 0.
-Cost: one forward pass for the input plus one per replaced position.
+Cost: one forward pass for the input plus one per replaced position. On a causal LM
+(`prefix_reuse=True`, the default) each variant runs only from its replaced position on, over
+the input's own KV cache, as AtMan's variants do: the same drops, fewer positions computed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from captum.attr import FeatureAblation
 from bench.method import Method, register_method
 from bench.models import Encoded, Model
 from bench.perturbation import image_fill, replacement_token_id
+from bench.prefix_reuse import suffix_logprobs, unchanged_pass
 from methods._captum import (
     IMAGE_BASELINES,
     TOKEN_BASELINES,
@@ -38,7 +41,12 @@ from methods._captum import (
 class Occlusion(Method):
     name = "occlusion"
     bounds = {"perturbations_per_eval": (1, math.inf)}
-    defaults = {"baseline": "mask", "image_baseline": "black", "perturbations_per_eval": 16}
+    defaults = {
+        "baseline": "mask",
+        "image_baseline": "black",
+        "perturbations_per_eval": 16,
+        "prefix_reuse": True,  # causal LMs: run each variant from its replaced position on
+    }
     choices = {"baseline": TOKEN_BASELINES, "image_baseline": IMAGE_BASELINES}
 
     def leave_one_out_removal(self, model: Model) -> str:
@@ -48,7 +56,27 @@ class Occlusion(Method):
         per_eval = int(self.params["perturbations_per_eval"])
         if model.kind == "image-classifier":
             return self._image(model, encoded, per_eval)
+        if model.kind == "causal-lm" and self.params["prefix_reuse"]:
+            return self._prefix_reuse(model, encoded, per_eval)
         return self._text(model, encoded, per_eval)
+
+    def _prefix_reuse(self, model: Model, encoded: Encoded, per_eval: int) -> np.ndarray:
+        """The same drops as `_text` for a causal LM: replacing token i leaves every position
+        before i as it was, so each variant runs from i on over the input's own KV cache
+        (`bench/prefix_reuse.py`), `perturbations_per_eval` variants per pass at most."""
+        scores = np.zeros(encoded.n_positions)
+        removable = torch.from_numpy(np.flatnonzero(~np.asarray(encoded.special, dtype=bool)))
+        if len(removable) == 0:
+            return scores
+        with torch.no_grad():
+            plain, layers = unchanged_pass(model, encoded)
+            variants = encoded.input_ids.repeat(len(removable), 1)
+            variants[torch.arange(len(removable)), removable] = replacement_token_id(
+                model, self.params["baseline"]
+            )
+            replaced = suffix_logprobs(model, encoded, layers, removable, variants, per_eval)
+        scores[removable.numpy()] = (plain.sum() - replaced.sum(-1)).numpy()
+        return scores
 
     def _image(self, model: Model, encoded: Encoded, per_eval: int) -> np.ndarray:
         """FeatureAblation over pixels with the grid cells as features."""

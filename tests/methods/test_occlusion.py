@@ -120,3 +120,16 @@ def test_bad_baselines_are_refused_by_name():
         get_method("occlusion", baseline="blank")
     with pytest.raises(InputError, match="image_baseline='blur'"):
         get_method("occlusion", image_baseline="blur")
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama"])
+@pytest.mark.parametrize("per_eval", [1, 3, 16])
+def test_prefix_reuse_gives_the_naive_drops_on_causal_lms(name, per_eval, request):
+    """Replacing token i leaves positions before i unchanged: running each variant from i on
+    over the input's KV cache gives captum's full-pass drops (in chunks of any size)."""
+    model = request.getfixturevalue(name)
+    encoded = model.encode("free cash call now hello how are you the prize free cash call", " claim it now")
+    reused = get_method("occlusion", perturbations_per_eval=per_eval).explain(model, encoded)
+    naive = get_method("occlusion", prefix_reuse=False).explain(model, encoded)
+    np.testing.assert_allclose(reused.scores, naive.scores, atol=1e-5)
+    assert np.count_nonzero(reused.scores) >= encoded.n_positions - 2
