@@ -11,7 +11,9 @@ blur of the image (`blur`). Special positions are never removed.
 The score y of a variant is the softmax probability of the target class for classifiers and
 image classifiers, and the teacher-forced log-probability of the whole target text for causal
 LMs (a sequence probability underflows for long targets; the log keeps curves comparable).
-All variants of one call run as batched forward passes of at most `batch_size` rows.
+All variants of one call run as batched forward passes of at most `batch_size` rows; on a
+causal LM with in-place removal each variant runs only from its first removed position on,
+over the input's KV cache (`prefix_reuse`, the same values up to float rounding).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from scipy.ndimage import gaussian_filter
 from bench.errors import InputError, NotApplicableError
 from bench.grid import cell_of_pixel
 from bench.models import Encoded, Model
+from bench.prefix_reuse import suffix_logprobs, unchanged_pass
 
 TEXT_REPLACEMENTS = ("mask", "pad", "unk", "delete")
 IMAGE_REPLACEMENTS = ("black", "zero", "mean", "blur")
@@ -67,7 +70,14 @@ def image_fill(
 class Perturber:
     """Scores variants of one encoded input with chosen positions removed."""
 
-    def __init__(self, model: Model, encoded: Encoded, replacement: str | None = None, batch_size: int = 64):
+    def __init__(
+        self,
+        model: Model,
+        encoded: Encoded,
+        replacement: str | None = None,
+        batch_size: int = 64,
+        prefix_reuse: bool = True,
+    ):
         replacement = replacement or default_replacement(model)
         allowed = IMAGE_REPLACEMENTS if model.kind == "image-classifier" else TEXT_REPLACEMENTS
         if replacement not in allowed:
@@ -79,6 +89,8 @@ class Perturber:
         self.encoded = encoded
         self.replacement = replacement
         self.batch_size = int(batch_size)
+        self.prefix_reuse = prefix_reuse
+        self._unchanged = None
         self.removable = np.flatnonzero(~np.asarray(encoded.special, dtype=bool))
         """Positions that may be removed: the non-special explained positions, in order."""
         if model.kind == "image-classifier":
@@ -98,6 +110,8 @@ class Perturber:
             raise ValueError(f"removal masks need {self.encoded.n_positions} columns, got {removed.shape[1]}")
         if np.any(removed & np.asarray(self.encoded.special, dtype=bool)):
             raise ValueError("special positions are never removed")
+        if self.reuses_prefix:
+            return self._prefix_reuse_logprobs(removed)
         out = []
         with torch.no_grad():
             for start in range(0, len(removed), self.batch_size):
@@ -105,6 +119,26 @@ class Perturber:
                 logprob = self.model.target_logprob(self.model.batch(rows, input_ids=ids), rows)
                 out.append(logprob.double().cpu())
         return torch.cat(out).numpy()
+
+    @property
+    def reuses_prefix(self) -> bool:
+        """Causal LMs with in-place removal: a variant equals the input before its first removed
+        position, so it runs from there on over the input's KV cache (`bench/prefix_reuse.py`)."""
+        return self.prefix_reuse and self.model.kind == "causal-lm" and self.replacement != "delete"
+
+    def _prefix_reuse_logprobs(self, removed: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            if self._unchanged is None:
+                self._unchanged = unchanged_pass(self.model, self.encoded)
+            plain, layers = self._unchanged
+            _, ids = self._variants(removed)
+            # a row's first removed position; an untouched row still runs the last prompt position
+            last = self.encoded.n_positions - 1
+            starts = torch.tensor([int(np.argmax(row)) if row.any() else last for row in removed])
+            logprobs = suffix_logprobs(
+                self.model, self.encoded, layers, starts, torch.stack(ids), self.batch_size
+            )
+        return logprobs.sum(-1).numpy()
 
     def _variants(self, removed: np.ndarray) -> tuple[list[Encoded], list[torch.Tensor] | None]:
         if self.model.kind == "image-classifier":

@@ -66,3 +66,21 @@ def test_aopc_is_the_mean_drop_over_the_first_fifth_of_the_deletion_steps(bert, 
     assert values["aopc"] == pytest.approx(sum(y[0] - v for v in y) / (steps + 1), abs=1e-6)
     whole_curve = [prob_without(bert, encoded, order[:k], mask_id) for k in range(len(order) + 1)]
     assert abs(values["aopc"] - np.mean(whole_curve[0] - np.array(whole_curve))) > 1e-3  # not the old mean
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama"])
+@pytest.mark.parametrize("batch_size", [1, 7, 64])
+def test_causal_variants_reuse_the_prefix_and_score_as_full_passes(name, batch_size, request):
+    """In-place removal leaves a causal LM's positions before the first removed one unchanged:
+    the prefix-reuse path gives the full passes' log-probabilities."""
+    from bench.perturbation import Perturber
+
+    model = request.getfixturevalue(name)
+    encoded = model.encode("free cash call now hello how are you the prize free cash", " claim it now")
+    masks = np.random.default_rng(0).random((30, encoded.n_positions)) < 0.3
+    masks[:, np.asarray(encoded.special, dtype=bool)] = False
+    masks[0] = False  # the input itself
+    reused = Perturber(model, encoded, "mask", batch_size)
+    assert reused.reuses_prefix
+    full = Perturber(model, encoded, "mask", batch_size, prefix_reuse=False)
+    np.testing.assert_allclose(reused.logprobs(masks), full.logprobs(masks), atol=1e-5)
