@@ -108,11 +108,14 @@ def score_explanation(
     candidates: np.ndarray | None = None,
     protocols: Sequence[str] = (DEFAULT_PROTOCOL,),
     rationale_stats: tuple[float, float] | None = None,
+    input_cache: dict[str, Any] | None = None,
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
     """({metric key: value}, {curve metric: y values}) for one explanation of `encoded`.
 
     Every metric is scored under the first protocol, and under each further protocol that sets
-    what it reads differently (`bench.protocol.scored_under`), keyed `metric@protocol`."""
+    what it reads differently (`bench.protocol.scored_under`), keyed `metric@protocol`.
+    `input_cache` holds what depends on the input alone (`Evidence.input_cache`): pass the same
+    dict for every explanation of one input and those passes run once."""
     if len(explanation.tokens) != encoded.n_positions:
         raise InputError(
             f"the explanation has {len(explanation.tokens)} scores but the model encodes the input "
@@ -133,6 +136,7 @@ def score_explanation(
         )
     protocols = check_protocols(protocols)
     shared: dict[str, Any] = {}
+    input_cache = {} if input_cache is None else input_cache
     evidences = {
         protocol: Evidence(
             explanation,
@@ -146,7 +150,8 @@ def score_explanation(
             protocol=get_protocol(protocol),
             rationale_stats=rationale_stats,
             _cache=shared,
-        )  # fmt: skip
+            input_cache=input_cache,
+        )
         for protocol in protocols
     }
     values: dict[str, float] = {}

@@ -20,7 +20,7 @@ import numpy as np
 
 from bench.errors import NotApplicableError
 from bench.models import Encoded, Model
-from bench.perturbation import Perturber
+from bench.perturbation import Perturber, default_replacement
 from bench.protocol import DEFAULT_PROTOCOL, Protocol, get_protocol
 from bench.registry import METRICS
 from bench.types import Explanation
@@ -62,17 +62,20 @@ class Evidence:
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     """Results shared by metrics; keys of protocol-dependent results name the protocol, so
     evidences of one explanation under several protocols may share one cache."""
+    input_cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Results that depend on the input alone, not on the scores (perturbers with their KV
+    caches, the unperturbed scores, the leave-one-out reference, fixed random subsets' drops):
+    the runner hands every method's row of one example the same dict, so each is computed once
+    per example."""
 
-    @cached_property
+    @property
     def perturber(self) -> Perturber:
-        return Perturber(self.model, self.encoded, self.replacement, self.batch_size)
+        return self.perturber_for(self.replacement or default_replacement(self.model))
 
     def perturber_for(self, replacement: str) -> Perturber:
-        """A perturber with another replacement than the run's (e.g. a reference that must not
-        remove tokens the way the explained method does)."""
-        if replacement == self.perturber.replacement:
-            return self.perturber
-        return self.cached(
+        """A perturber with the given replacement (the run's, or one a reference needs that must
+        not remove tokens the way the explained method does)."""
+        return self.cached_for_input(
             f"perturber_{replacement}",
             lambda: Perturber(self.model, self.encoded, replacement, self.batch_size),
         )
@@ -91,14 +94,14 @@ class Evidence:
             encoded = replace(self.encoded, target=self.model.predicted_class(self.encoded))
             return Perturber(self.model, encoded, removal, self.batch_size)
 
-        return self.cached(f"perturber_{removal}_predicted", predicted)
+        return self.cached_for_input(f"perturber_{removal}_predicted", predicted)
 
     def protocol_unperturbed_score(self) -> float:
         perturber = self.protocol_perturber
         if perturber is self.perturber:
             return self.unperturbed_score()
         key = f"unperturbed_{perturber.replacement}_{perturber.encoded.target}"
-        return self.cached(key, lambda: float(perturber.scores(self.removal_masks([[]]))[0]))
+        return self.cached_for_input(key, lambda: float(perturber.scores(self.removal_masks([[]]))[0]))
 
     @cached_property
     def order(self) -> np.ndarray:
@@ -117,12 +120,23 @@ class Evidence:
         return masks
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A result of this explanation, computed once."""
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
 
+    def cached_for_input(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A result of the input alone (see `input_cache`), computed once per example."""
+        if key not in self.input_cache:
+            self.input_cache[key] = compute()
+        return self.input_cache[key]
+
     def unperturbed_score(self) -> float:
-        return self.cached("unperturbed", lambda: float(self.perturber.scores(self.removal_masks([[]]))[0]))
+        perturber = self.perturber
+        return self.cached_for_input(
+            f"unperturbed_{perturber.replacement}",
+            lambda: float(perturber.scores(self.removal_masks([[]]))[0]),
+        )
 
     @cached_property
     def candidate_positions(self) -> np.ndarray:

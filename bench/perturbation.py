@@ -110,8 +110,8 @@ class Perturber:
             raise ValueError(f"removal masks need {self.encoded.n_positions} columns, got {removed.shape[1]}")
         if np.any(removed & np.asarray(self.encoded.special, dtype=bool)):
             raise ValueError("special positions are never removed")
-        if self.reuses_prefix:
-            return self._prefix_reuse_logprobs(removed)
+        if self.reuses_prefix and (reused := self._prefix_reuse_logprobs(removed)) is not None:
+            return reused
         out = []
         with torch.no_grad():
             for start in range(0, len(removed), self.batch_size):
@@ -126,15 +126,19 @@ class Perturber:
         position, so it runs from there on over the input's KV cache (`bench/prefix_reuse.py`)."""
         return self.prefix_reuse and self.model.kind == "causal-lm" and self.replacement != "delete"
 
-    def _prefix_reuse_logprobs(self, removed: np.ndarray) -> np.ndarray:
+    def _prefix_reuse_logprobs(self, removed: np.ndarray) -> np.ndarray | None:
+        """The rows' log-probabilities over the input's KV cache, or None when the positions the
+        shared prefix saves would not pay for the pass that makes the cache (its first use)."""
+        # a row's first removed position; an untouched row still runs the last prompt position
+        last = self.encoded.n_positions - 1
+        starts = torch.tensor([int(np.argmax(row)) if row.any() else last for row in removed])
+        if self._unchanged is None and int(starts.sum()) <= len(self.encoded.input_ids):
+            return None
         with torch.no_grad():
             if self._unchanged is None:
                 self._unchanged = unchanged_pass(self.model, self.encoded)
-            plain, layers = self._unchanged
+            _, layers = self._unchanged
             _, ids = self._variants(removed)
-            # a row's first removed position; an untouched row still runs the last prompt position
-            last = self.encoded.n_positions - 1
-            starts = torch.tensor([int(np.argmax(row)) if row.any() else last for row in removed])
             logprobs = suffix_logprobs(
                 self.model, self.encoded, layers, starts, torch.stack(ids), self.batch_size
             )

@@ -130,6 +130,7 @@ def run_row(config: RunConfig, model: Model, example: Example, method_name: str)
         values, curves = score_explanation(
             explanation, model, encoded, metrics, mask, config.replacement, config.batch_size,
             method, candidates, config.protocols, rationale_stats(config, model),
+            input_cache(config, example.id),
         )  # fmt: skip
         row["tautological"] = [
             name for name in metrics if METRICS.get(name)().tautological_for(method, model)
@@ -158,6 +159,16 @@ def run_shard(shard: Shard, on_row=None) -> list[dict[str, Any]]:
 
 def metric_columns(config: RunConfig) -> list[str]:
     return [metric_column(key) for key in config.metric_keys() if metric_of(key).family != "cost"]
+
+
+_INPUT_CACHES: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def input_cache(config: RunConfig, example_id: str) -> dict[str, Any]:
+    """What the metrics of every method's row of one example share (`Evidence.input_cache`:
+    the unperturbed and leave-one-out passes, fixed subsets' drops, perturbers with their KV
+    caches), kept for the run in this process."""
+    return _INPUT_CACHES.setdefault((config.identity_hash(), example_id), {})
 
 
 _RATIONALE_STATS: dict[str, tuple[float, float] | None] = {}
@@ -216,7 +227,10 @@ def run(config: RunConfig | dict | str | Path | None = None, console: Console | 
     run_dir = Path(config.out)
     check_is_run_folder(run_dir)
     with locked(run_dir):
-        return _run_locked(config, run_dir, console)
+        try:
+            return _run_locked(config, run_dir, console)
+        finally:
+            _INPUT_CACHES.clear()
 
 
 def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFrame:

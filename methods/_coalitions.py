@@ -46,7 +46,8 @@ class Coalitions:
         replacement = image_baseline if model.kind == "image-classifier" else baseline
         self.model = model
         self.encoded = encoded
-        self.perturber = Perturber(model, encoded, replacement, batch_size)
+        # random coalitions remove positions near the start: a shared prefix would save little
+        self.perturber = Perturber(model, encoded, replacement, batch_size, prefix_reuse=False)
         self.features = self.perturber.removable
         """Explained positions that are features, in order."""
         if len(self.features) == 0:

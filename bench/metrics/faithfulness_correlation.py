@@ -51,5 +51,8 @@ class FaithfulnessCorrelation(Metric):
         subsets = [removable[s] for s in self.draw(len(removable))]
         scores = evidence.explanation.scores
         attributions = np.array([scores[s].sum() for s in subsets])
-        drops = evidence.unperturbed_score() - evidence.perturber.scores(evidence.removal_masks(subsets))
+        drops = evidence.cached_for_input(  # the subsets are fixed: every method shares the drops
+            f"{self.name}_drops",
+            lambda: evidence.unperturbed_score() - evidence.perturber.scores(evidence.removal_masks(subsets)),
+        )
         return correlation(attributions, drops)

@@ -21,10 +21,13 @@ removes tokens by deletion or patches by blurring."""
 
 def leave_one_out(evidence: Evidence) -> np.ndarray:
     """y(full) - y(without position i) for every removable position i, in one batched pass."""
-    removable = evidence.removable
-    perturber = evidence.perturber_for(REFERENCE_REMOVAL[evidence.model.kind])
-    y = perturber.scores(evidence.removal_masks([[i] for i in removable]))
-    return evidence.unperturbed_score() - y
+
+    def compute() -> np.ndarray:
+        perturber = evidence.perturber_for(REFERENCE_REMOVAL[evidence.model.kind])
+        y = perturber.scores(evidence.removal_masks([[i] for i in evidence.removable]))
+        return evidence.unperturbed_score() - y
+
+    return evidence.cached_for_input("leave_one_out", compute)  # the same for every method
 
 
 @register_metric("loo_tau")

@@ -233,3 +233,23 @@ def test_a_metric_tautological_for_a_method_shows_its_value_but_does_not_rank_it
     text = (tmp_path / "summary.md").read_text()
     assert "†" in text and "loo_tau does not rank fake-deleting-loo" in text
     assert pd.isna(pd.read_csv(tmp_path / "summary.csv").set_index("method").at["fake-deleting-loo", "rank"])
+
+
+def test_rows_of_one_example_share_input_only_passes_and_keep_their_values(tmp_path):
+    """Every method's row reuses the example's unperturbed, leave-one-out and fixed-subset passes;
+    each value equals a row scored on its own (today's per-metric path)."""
+    metrics = ["deletion", "loo_tau", "faithfulness_correlation", "comprehensiveness"]
+    bench.run(config(tmp_path, methods=["random", "occlusion"], metrics=metrics))
+    records = sorted_records(tmp_path)
+    _, model = task_and_model(config(tmp_path))
+    examples = {example.id: example for example in runner.examples_of(config(tmp_path))}
+    for _, row in records.iterrows():
+        encoded = model.encode(examples[row["example_id"]].inputs, int(row["target"]))
+        explanation = bench.Explanation(row["tokens"], np.asarray(row["scores"]), encoded.target,
+                                        special_tokens=encoded.special)  # fmt: skip
+        alone, _ = score_explanation(explanation, model, encoded, metrics)
+        for name in metrics:
+            assert row[f"metric_{name}"] == pytest.approx(alone[name], abs=1e-12, nan_ok=True), name
+    passes = records.groupby("method")["eval_forward_passes"].sum()
+    n = records["tokens"].map(len).sum() // 2  # positions over the 4 examples, specials included
+    assert passes["random"] - passes["occlusion"] >= n  # the second method reran no shared pass

@@ -63,11 +63,11 @@ def test_faithfulness_correlation_is_one_for_input_x_gradient_of_a_linear_model(
     rng = np.random.default_rng(2)
     w, x = rng.normal(size=12), rng.normal(size=12)
     encoded, explanation = explained(bert, w * x)  # input x gradient of w . x
-    evidence = Evidence(explanation, bert, encoded)
-    evidence.__dict__["perturber"] = LinearPerturber(w, x)  # the model under test is linear
+    evidence = Evidence(explanation, bert, encoded, replacement="mask")
+    evidence.input_cache["perturber_mask"] = LinearPerturber(w, x)  # the model under test is linear
     assert FaithfulnessCorrelation().compute(evidence) == pytest.approx(1.0)
-    evidence = Evidence(explained(bert, rng.normal(size=12))[1], bert, encoded)
-    evidence.__dict__["perturber"] = LinearPerturber(w, x)
+    evidence = Evidence(explained(bert, rng.normal(size=12))[1], bert, encoded, replacement="mask")
+    evidence.input_cache["perturber_mask"] = LinearPerturber(w, x)
     assert FaithfulnessCorrelation().compute(evidence) < 0.9  # unrelated scores do not correlate
 
 

@@ -84,3 +84,4 @@ def test_causal_variants_reuse_the_prefix_and_score_as_full_passes(name, batch_s
     assert reused.reuses_prefix
     full = Perturber(model, encoded, "mask", batch_size, prefix_reuse=False)
     np.testing.assert_allclose(reused.logprobs(masks), full.logprobs(masks), atol=1e-5)
+    assert reused._unchanged is not None  # the shared-prefix path ran
