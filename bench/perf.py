@@ -172,6 +172,35 @@ def measure_method(model, encoded, label, method, repeats, memory=True, **params
     )
 
 
+def evaluation_rows(model: Model, encoded: Encoded, batch_size: int, repeats: int) -> list[Measurement]:
+    """Every text faithfulness metric of one row (occlusion's explanation, a fresh input cache:
+    the first method of an example, which pays the shared passes) against its floor, one plain
+    batched forward over as many rows as the metrics send through the model; they take turns."""
+    from bench.evaluate import score_explanation
+    from bench.registry import METRICS
+
+    metrics = [n for n, m in METRICS.items() if m.family == "faithfulness" and "text" in m.modalities]
+    explanation = get_method("occlusion").explain(model, encoded)
+
+    def evaluation() -> object:
+        return score_explanation(explanation, model, encoded, metrics, batch_size=batch_size)
+
+    with measure(model.passes, model.device) as cost:
+        evaluation()
+    needed = cost.forward_passes
+    (floor_s, _, _), (eval_s, eval_cost, _) = timed_together(
+        model, [plain_forward(model, encoded, needed, batch_size), evaluation], repeats, memory=False
+    )
+    n = encoded.n_positions
+    return [
+        Measurement("evaluation floor (its rows, plain)", model.name, n, floor_s, needed, 0, 0),
+        Measurement(
+            "evaluation (faithfulness, 1 row)", model.name, n, eval_s, eval_cost.forward_passes, 0, 0,
+            {"x its floor": eval_s / floor_s},
+        ),
+    ]  # fmt: skip
+
+
 def headline_table(
     encoder: Model,
     causal: Model,
@@ -243,6 +272,8 @@ def headline_table(
         if measured is not None:
             rows.append(measured)
             print(f"  {label:<28} {measured.seconds:8.3f} s", flush=True)
+
+    rows += evaluation_rows(encoder, encoded, batch_size, repeats)
 
     prompt = causal.encode(text_of_length(causal, prompt_tokens), " call now to claim")
     naive_explainer = get_method("atman", prefix_reuse=False, batch_size=batch_size)
