@@ -96,13 +96,6 @@ class Evidence:
 
         return self.cached_for_input(f"perturber_{removal}_predicted", predicted)
 
-    def protocol_unperturbed_score(self) -> float:
-        perturber = self.protocol_perturber
-        if perturber is self.perturber:
-            return self.unperturbed_score()
-        key = f"unperturbed_{perturber.replacement}_{perturber.encoded.target}"
-        return self.cached_for_input(key, lambda: float(perturber.scores(self.removal_masks([[]]))[0]))
-
     @cached_property
     def order(self) -> np.ndarray:
         """Removable positions ranked by score, descending (ties keep position order)."""
@@ -131,10 +124,11 @@ class Evidence:
             self.input_cache[key] = compute()
         return self.input_cache[key]
 
-    def unperturbed_score(self) -> float:
-        perturber = self.perturber
+    def unperturbed_score(self, perturber: Perturber | None = None) -> float:
+        """y of the whole input under `perturber`'s class (default: the run's perturber)."""
+        perturber = perturber or self.perturber
         return self.cached_for_input(
-            f"unperturbed_{perturber.replacement}",
+            f"unperturbed_{perturber.replacement}_{perturber.encoded.target}",
             lambda: float(perturber.scores(self.removal_masks([[]]))[0]),
         )
 

@@ -51,4 +51,4 @@ def mean_drop(evidence: Evidence, keep_top: bool) -> float:
     removed = [np.setdiff1d(removable, chosen) if keep_top else chosen for chosen in selections]
     perturber = evidence.protocol_perturber
     y = perturber.scores(evidence.removal_masks(removed))
-    return float(np.mean(evidence.protocol_unperturbed_score() - y))
+    return float(np.mean(evidence.unperturbed_score(perturber) - y))

@@ -38,6 +38,7 @@ class AOPC(Metric):
         if len(order) == 0:
             return float("nan")
         removed = [order[:k] for k in range(1, self.steps(len(order)) + 1)]
-        y = evidence.protocol_perturber.scores(evidence.removal_masks(removed))
+        perturber = evidence.protocol_perturber
+        y = perturber.scores(evidence.removal_masks(removed))
         # k = 0 contributes y_0 - y_0 = 0 to the sum, and counts in the L + 1
-        return float(np.sum(evidence.protocol_unperturbed_score() - y) / (len(removed) + 1))
+        return float(np.sum(evidence.unperturbed_score(perturber) - y) / (len(removed) + 1))

@@ -48,8 +48,8 @@ def test_sparseness_and_complexity_match_quantus(bert):
 class LinearPerturber:
     """f(x) = w . x; removing a position zeroes it. Specials (first and last) are never removed."""
 
-    def __init__(self, w, x):
-        self.w, self.x = w, x
+    def __init__(self, w, x, encoded):
+        self.w, self.x, self.encoded = w, x, encoded
         self.removable = np.arange(1, len(w) - 1)
         self.replacement = "zero"
 
@@ -64,10 +64,10 @@ def test_faithfulness_correlation_is_one_for_input_x_gradient_of_a_linear_model(
     w, x = rng.normal(size=12), rng.normal(size=12)
     encoded, explanation = explained(bert, w * x)  # input x gradient of w . x
     evidence = Evidence(explanation, bert, encoded, replacement="mask")
-    evidence.input_cache["perturber_mask"] = LinearPerturber(w, x)  # the model under test is linear
+    evidence.input_cache["perturber_mask"] = LinearPerturber(w, x, encoded)  # the model under test is linear
     assert FaithfulnessCorrelation().compute(evidence) == pytest.approx(1.0)
     evidence = Evidence(explained(bert, rng.normal(size=12))[1], bert, encoded, replacement="mask")
-    evidence.input_cache["perturber_mask"] = LinearPerturber(w, x)
+    evidence.input_cache["perturber_mask"] = LinearPerturber(w, x, encoded)
     assert FaithfulnessCorrelation().compute(evidence) < 0.9  # unrelated scores do not correlate
 
 
