@@ -108,16 +108,16 @@ def read_records(run_dir: Path) -> pd.DataFrame:
 
 def _one_row_per_key(records: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
     failed = records["error"].notna()
-    succeeded = set(map(tuple, records.loc[~failed, KEY].to_numpy()))
-    superseded = failed & records[KEY].apply(tuple, axis=1).isin(succeeded)
-    records = records[~superseded]
-    errors = records[records["error"].notna()].drop_duplicates(KEY, keep="last")
-    results = records[records["error"].isna()]
+    results = records[~failed]
+    # an error row whose key also has a result was retried successfully: the result stands
+    retried = records[failed].merge(results[KEY].drop_duplicates(), on=KEY, how="left", indicator=True)
+    errors = records[failed][(retried["_merge"] == "left_only").to_numpy()].drop_duplicates(KEY, keep="last")
     duplicated = results.duplicated(KEY, keep=False)
     if duplicated.any():
+        twice = results[duplicated]
         columns = [c for c in results.columns if c in VALUES or c.startswith("metric_")]
-        fingerprint = results[columns].apply(lambda row: json.dumps(row.tolist(), default=str), axis=1)
-        different = results.assign(_value=fingerprint)[duplicated].groupby(KEY)["_value"].nunique() > 1
+        fingerprint = twice[columns].apply(lambda row: json.dumps(row.tolist(), default=str), axis=1)
+        different = twice.assign(_value=fingerprint).groupby(KEY)["_value"].nunique() > 1
         if different.any():
             task, model, method, example = different[different].index[0]
             raise InputError(
@@ -125,8 +125,7 @@ def _one_row_per_key(records: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
                 f"results (e.g. {method} on {example}); delete the folder's records of those rows and resume"
             )
         warnings.warn(
-            f"{run_dir}: {int(duplicated.sum() - results[duplicated].drop_duplicates(KEY).shape[0])} "
-            "identical duplicate rows dropped",
+            f"{run_dir}: {len(twice) - len(twice.drop_duplicates(KEY))} identical duplicate rows dropped",
             stacklevel=2,
         )
         results = results.drop_duplicates(KEY, keep="first")
