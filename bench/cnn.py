@@ -20,6 +20,7 @@ from bench.cost import PassCounter
 from bench.errors import InputError, NotApplicableError
 from bench.grid import cell_size
 from bench.models import Encoded, Model
+from bench.precision import DEFAULT_DTYPE
 
 Preprocess = Callable[[Any], torch.Tensor]
 """Image (H, W, 3 uint8 array or PIL image) -> float pixels (3, h, w) or (1, 3, h, w)."""
@@ -54,6 +55,7 @@ class CNNModel(Model):
         self._num_labels = len(self.labels) if self.labels is not None else num_labels
         self.passes = PassCounter()
         self.passes.attach(self.hf)
+        self.precision = DEFAULT_DTYPE
 
     @property
     def num_labels(self) -> int:

@@ -31,6 +31,7 @@ from transformers import (
 
 from bench.cost import PassCounter
 from bench.errors import InputError, NotApplicableError
+from bench.precision import DEFAULT_DTYPE, check_dtype, set_dtype
 
 KINDS = ("classifier", "causal-lm", "image-classifier")
 TARGET_OUTPUTS = ("logit", "logprob")
@@ -105,6 +106,17 @@ class Model:
         """The local folder the weights came from (`load_model`), None for a model built in memory."""
         self.passes = PassCounter()
         self.passes.attach(self.hf)
+        self.precision = DEFAULT_DTYPE
+        """The dtype setting of its passes (`set_dtype`, bench/precision.py)."""
+
+    def set_dtype(self, dtype: str) -> Model:
+        """Run the model's passes in `dtype` (float32 | bfloat16 | mixed: bench/precision.py)."""
+        if dtype != self.precision:
+            if self.precision != DEFAULT_DTYPE:
+                raise InputError(f"{self.name} already runs in {self.precision}; load it again for {dtype}")
+            set_dtype(self.hf, dtype)
+            self.precision = dtype
+        return self
 
     # ----- facts about the model -------------------------------------------------------
     @functools.cached_property
@@ -375,13 +387,17 @@ def hub_reachable(timeout: float = 2.0) -> bool:
         return False
 
 
-def load_model(name_or_path: str | Path, kind: str | None = None, **hf_kwargs: Any) -> Model:
+def load_model(
+    name_or_path: str | Path, kind: str | None = None, dtype: str = DEFAULT_DTYPE, **hf_kwargs: Any
+) -> Model:
     """Load a model from a local folder or a hub id; the kind is read from its config unless given.
+    `dtype` is the precision of its passes (float32 | bfloat16 | mixed: bench/precision.py).
 
     A path that does not exist, a folder without config.json and a hub id that is neither
     reachable nor in the local cache fail at once with one line saying so; so does a folder
     whose files cannot be loaded (a truncated safetensors file, a broken config)."""
     name_or_path = str(name_or_path)
+    check_dtype(dtype)
     local = Path(name_or_path).expanduser()
     if local.is_dir():
         if not (local / "config.json").exists():
@@ -393,7 +409,7 @@ def load_model(name_or_path: str | Path, kind: str | None = None, **hf_kwargs: A
     try:
         model = _load(name_or_path, kind, **hf_kwargs)
         model.folder = local if local.is_dir() else None
-        return model
+        return model.set_dtype(dtype)
     except InputError:
         raise
     except Exception as error:  # noqa: BLE001 - every loading failure becomes one line

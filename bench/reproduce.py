@@ -24,6 +24,7 @@ from scipy.stats import trim_mean
 
 from bench.errors import InputError
 from bench.evaluate import check_token_set
+from bench.precision import DEFAULT_DTYPE
 from bench.records import read_records
 from bench.run_config import RunConfig
 from bench.runner import run
@@ -222,6 +223,7 @@ def reproduce(
     extra_methods: bool = False,
     token_set: str | None = None,
     console: Console | None = None,
+    dtype: str = DEFAULT_DTYPE,
 ) -> pd.DataFrame:
     """Run protocol `name` (resumable, like any run) and return the comparison table, also
     written as DIR/reproduce.csv next to the run's records."""
@@ -237,6 +239,7 @@ def reproduce(
     label = model.strip("/").replace("/", "--") if model else "default"
     label += "-extra" if extra_methods else ""
     label += "" if token_set == protocol.token_set else f"-{token_set}"
+    label += "" if dtype == DEFAULT_DTYPE else f"-{dtype}"
     config = RunConfig(
         task=protocol.task,
         methods=list(methods),
@@ -246,6 +249,7 @@ def reproduce(
         data=data,
         model=model,
         token_set=token_set,
+        dtype=dtype,
         params={method: dict(params) for method, params in protocol.params.items() if method in methods},
         plugins=list(protocol.plugins),
         out=out or str(Path("results") / f"reproduce-{name}-{label}"),

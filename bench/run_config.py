@@ -17,6 +17,7 @@ import tomli_w
 from bench.errors import InputError
 from bench.evaluate import check_token_set, chosen_families, default_metrics
 from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS
+from bench.precision import DEFAULT_DTYPE, check_dtype
 from bench.protocol import DEFAULT_PROTOCOL, check_protocols, metric_keys
 from bench.registry import METHODS, METRICS, TASKS
 
@@ -33,6 +34,9 @@ EXECUTION_FIELDS = (
     "retry_errors", "allow_version_change",
 )  # fmt: skip
 """Fields that change how a run executes but not its results: free to differ on resume."""
+ADDED_LATER = {"dtype": DEFAULT_DTYPE}
+"""Fields added after run folders were recorded: left out of the identity at these values, so the
+folders made before them keep their config hash."""
 
 
 @dataclass
@@ -59,6 +63,8 @@ class RunConfig:
     families: list[str] = field(default_factory=list)
     """Metric families when `metrics` is empty: names replace the defaults (faithfulness,
     plausibility, complexity, cost), `+name` adds one (`+robustness`, which re-explains inputs)."""
+    dtype: str = DEFAULT_DTYPE
+    """The precision of the model's passes: float32 | bfloat16 | mixed (bench/precision.py)."""
     sanity: bool = False
     """Also run the model-randomisation check (re-runs every method on a re-initialised model)."""
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -109,7 +115,7 @@ class RunConfig:
         for name in ("sanity", "quiet", "retry_errors", "allow_version_change"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} must be true or false; got {getattr(self, name)!r}")
-        for name in ("task", "split", "token_set", "executor"):
+        for name in ("task", "split", "token_set", "executor", "dtype"):
             if not isinstance(getattr(self, name), str):
                 raise InputError(f"{name} must be a string; got {getattr(self, name)!r}")
         for name in ("data", "model", "replacement", "out", "name", "address"):
@@ -155,6 +161,7 @@ class RunConfig:
                 f"replacement {replacement!r} does not apply to {task.modality} tasks; use one of {allowed}"
             )
         check_token_set(self.token_set)
+        check_dtype(self.dtype)
         protocols = check_protocols(self.protocols)
         if self.executor not in ("local", "ray"):
             raise InputError(f"unknown executor {self.executor!r}; use local or ray")
@@ -178,7 +185,11 @@ class RunConfig:
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide the results."""
-        return {k: v for k, v in asdict(self).items() if k not in EXECUTION_FIELDS and v is not None}
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in EXECUTION_FIELDS and v is not None and (k, v) not in ADDED_LATER.items()
+        }
 
     def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
@@ -188,7 +199,8 @@ class RunConfig:
         mine, theirs = self.identity(), saved.identity()
         changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if changed:
-            details = "; ".join(f"{k}: {theirs.get(k)!r} -> {mine.get(k)!r}" for k in changed)
+            shown = [(k, theirs.get(k, ADDED_LATER.get(k)), mine.get(k, ADDED_LATER.get(k))) for k in changed]
+            details = "; ".join(f"{k}: {before!r} -> {after!r}" for k, before, after in shown)
             raise InputError(
                 f"{path} holds a run with a different config ({details}); "
                 "use another --out (or --name), or delete the folder to start over"

@@ -30,6 +30,7 @@ from bench.api import get_method
 from bench.evaluate import candidate_mask, rationale_mask, score_explanation
 from bench.executors import make_executor
 from bench.models import Model, load_model
+from bench.precision import DEFAULT_DTYPE
 from bench.protocol import get_protocol, metric_column, metric_of
 from bench.records import CURVES, finished, read_records, write_part
 from bench.registry import METRICS, TASKS
@@ -58,22 +59,28 @@ class Shard:
 
 
 @functools.cache
-def _task_and_model(task: str, data: str | None, seed: int, model: str | None, plugins: tuple) -> tuple:
+def _task_and_model(
+    task: str, data: str | None, seed: int, model: str | None, plugins: tuple, dtype: str
+) -> tuple:
     for module in plugins:
         importlib.import_module(module)
     instance: Task = TASKS.get(task)(data=data, seed=seed)
     loaded = load_model(model, kind=instance.model_kind) if model else instance.default_model()
-    return instance, loaded
+    return instance, loaded.set_dtype(dtype)
 
 
 def task_and_model(config: RunConfig) -> tuple[Task, Model]:
     """The task and model of a run, loaded once per process."""
-    return _task_and_model(config.task, config.data, config.seed, config.model, tuple(config.plugins))
+    return _task_and_model(
+        config.task, config.data, config.seed, config.model, tuple(config.plugins), config.dtype
+    )
 
 
 def model_label(config: RunConfig, model: Model) -> str:
-    """The `model` column: the configured folder, else the default model's folder name."""
-    return config.model or Path(model.name).name or model.name
+    """The `model` column: the configured folder, else the default model's folder name, with the
+    dtype when it is not float32 (a run in bfloat16 explains, in effect, another model)."""
+    label = config.model or Path(model.name).name or model.name
+    return label if config.dtype == DEFAULT_DTYPE else f"{label} [{config.dtype}]"
 
 
 @functools.cache

@@ -88,7 +88,8 @@ def text_attributable(model: Model, encoded: Encoded, baseline: str | None, outp
 
     def forward(prompt: torch.Tensor) -> torch.Tensor:
         batch = len(prompt)
-        full = torch.cat([prompt, suffix.expand(batch, -1, -1)], dim=1)
+        # captum's noise and interpolations may arrive in float32 for a bfloat16 model
+        full = torch.cat([prompt.to(suffix.dtype), suffix.expand(batch, -1, -1)], dim=1)
         mask = torch.ones(full.shape[:2], dtype=torch.long, device=full.device)
         inputs = {"inputs_embeds": full, "attention_mask": mask}
         return model.target_output(inputs, [encoded] * batch, output)

@@ -1,1 +1,16 @@
 """CLI subcommands: one module each, exposing `register(subparsers)`; bench.cli finds them all."""
+
+import argparse
+
+
+def add_dtype_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """`--dtype`: the precision of the model's passes (bench/precision.py), for commands that run one."""
+    from bench.precision import DTYPES
+
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default=default,
+        help="precision of the model's passes: float32 (default), bfloat16, or mixed (bfloat16 "
+        "linear layers, float32 elsewhere); see README, 'Precision'",
+    )

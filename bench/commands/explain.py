@@ -8,7 +8,9 @@ import sys
 
 import numpy as np
 
+from bench.commands import add_dtype_argument
 from bench.errors import InputError
+from bench.precision import DEFAULT_DTYPE
 
 
 def _parse_param(text: str) -> tuple[str, object]:
@@ -32,6 +34,7 @@ def _task_example(args: argparse.Namespace):
         raise InputError(f"task {args.task!r} has {count}; --index {args.index} is out of range")
     example = examples[args.index]
     model = bench.load_model(args.model, kind=args.kind) if args.model else task.default_model()
+    model.set_dtype(args.dtype)
     print(f"{args.task} {args.split}[{args.index}] = {example.id}, label {example.target!r}", file=sys.stderr)
     return example.inputs, example.target, model
 
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.text is None or args.model is None:
         raise InputError("give a text and --model, or --task (with --index) to explain a task's example")
     else:
-        inputs, target, model = args.text, None, bench.load_model(args.model, kind=args.kind)
+        model = bench.load_model(args.model, kind=args.kind, dtype=args.dtype)
+        inputs, target = args.text, None
     if args.target is not None:
         target = args.target if model.kind == "causal-lm" else _class_index(args.target, model)
     params = dict(_parse_param(p) for p in args.param)
@@ -71,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
                     "method": explanation.method,
                     "target": explanation.target,
                     "params": explanation.params,
+                    "dtype": model.precision,
                     "tokens": explanation.tokens,
                     "scores": explanation.scores.tolist(),
                     "cost": explanation.cost.as_dict(),
@@ -95,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     cost = explanation.cost
     print(
         f"cost: {cost.seconds:.3f} s, {cost.forward_passes} forward / {cost.backward_passes} backward, "
-        f"peak memory {cost.peak_memory_bytes / 2**20:.1f} MiB"
+        f"peak memory {cost.peak_memory_bytes / 2**20:.1f} MiB, {model.precision}"
     )
     return 0
 
@@ -116,4 +121,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     explain.add_argument("--target", help="class index, or target text for a causal LM (default: prediction)")
     explain.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="method parameter")
     explain.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_dtype_argument(explain, default=DEFAULT_DTYPE)
     explain.set_defaults(run=run)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from bench.commands import add_dtype_argument
+from bench.precision import DEFAULT_DTYPE
+
 
 def run(args: argparse.Namespace) -> int:
     from bench.reproduce import reproduce
@@ -17,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         extra_methods=args.extra_methods,
         token_set=args.token_set,
+        dtype=args.dtype,
     )
     return 0
 
@@ -48,4 +52,5 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="positions mAP/mAR score (default context: SQuAD's context passage, our reading of the "
         "paper; prompt: every prompt token)",
     )
+    add_dtype_argument(parser, default=DEFAULT_DTYPE)
     parser.set_defaults(run=run)

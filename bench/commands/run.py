@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import fields, replace
 
+from bench.commands import add_dtype_argument
 from bench.errors import InputError
 from bench.run_config import DEFAULT_N, DEFAULT_TASK
 
@@ -78,6 +79,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="metric families: names replace the defaults (faithfulness, plausibility, complexity, "
         "cost), +name adds one, e.g. +robustness (re-explains each input; opt-in)",
     )
+    add_dtype_argument(parser)
     parser.add_argument("--sanity", action="store_true", default=None, help="add the randomisation check")
     parser.add_argument("--out", help="run folder (default results/<name>)")
     parser.add_argument("--name", help="run name (default <task>-<date>)")

@@ -9,6 +9,7 @@ import base64
 import html
 from pathlib import Path
 
+from bench.precision import DEFAULT_DTYPE
 from bench.protocol import metric_keys
 from bench.report import heatmaps, patches
 from bench.report.agreement import plot_agreement
@@ -151,7 +152,8 @@ def make_report(run_dir: str | Path) -> Path:
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Task: <b>{html.escape(tasks)}</b> · model: <b>{html.escape(models)}</b> · "
         f"{run.records['example_id'].nunique()} examples · methods: {html.escape(', '.join(run.methods))} · "
-        f"seed {run.seed} · protocols: {html.escape(', '.join(run.protocols))}</p>",
+        f"seed {run.seed} · dtype {html.escape(str(run.config.get('dtype', DEFAULT_DTYPE)))} · "
+        f"protocols: {html.escape(', '.join(run.protocols))}</p>",
         "<h2>Summary</h2>",
         summary_section(run),
         f"<h2>Heatmaps (first {HEATMAP_EXAMPLES} examples; scroll inside the box)</h2>",

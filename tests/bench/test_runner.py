@@ -253,3 +253,22 @@ def test_rows_of_one_example_share_input_only_passes_and_keep_their_values(tmp_p
     passes = records.groupby("method")["eval_forward_passes"].sum()
     n = records["tokens"].map(len).sum() // 2  # positions over the 4 examples, specials included
     assert passes["random"] - passes["occlusion"] >= n  # the second method reran no shared pass
+
+
+def test_the_dtype_is_part_of_the_run_and_float32_keeps_older_hashes(tmp_path):
+    mixed = config(tmp_path / "mixed", dtype="mixed", methods=["occlusion"], n=2)
+    bench.run(mixed)
+    records = read_records(tmp_path / "mixed")
+    assert set(records["model"].str.endswith(" [mixed]")) == {True}
+    assert 'dtype = "mixed"' in (tmp_path / "mixed" / "config.toml").read_text()
+    with pytest.raises(InputError, match="dtype: 'mixed' -> 'float32'"):
+        bench.run(config(tmp_path / "mixed", methods=["occlusion"], n=2))
+    assert "dtype" not in config(tmp_path).resolved().identity()  # float32: the hash of before
+    assert "dtype" in mixed.resolved().identity()
+    plain = config(tmp_path / "plain", methods=["occlusion"], n=2)
+    bench.run(plain)
+    plain_scores, mixed_scores = (
+        np.concatenate(list(sorted_records(tmp_path / folder)["scores"])) for folder in ("plain", "mixed")
+    )
+    assert not np.allclose(plain_scores, mixed_scores, atol=1e-6)  # the run really ran in mixed
+    assert np.corrcoef(plain_scores, mixed_scores)[0, 1] > 0.95
