@@ -104,6 +104,13 @@ class AtMan(Method):
 
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
         factors = [self.suppression_factors(model, encoded) for encoded in batch]
+        return self.scores_from_factors(model, batch, factors)
+
+    def scores_from_factors(
+        self, model: Model, batch: list[Encoded], factors: list[torch.Tensor]
+    ) -> list[np.ndarray]:
+        """Per input, one score per suppressed variant: its rows of `factors` after row 0 (which
+        suppresses nothing), aggregated over the target tokens."""
         with torch.no_grad(), model.attention_implementation(SUPPRESSED_ATTENTION):
             if model.kind == "causal-lm" and self.params["prefix_reuse"]:
                 logprobs = [
