@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bench.api import get_method
+from bench.breakdown import method_breakdown, print_breakdown, write_breakdown
 from bench.evaluate import candidate_mask, rationale_mask, score_explanation
 from bench.executors import make_executor
 from bench.models import Model, load_model
@@ -241,6 +242,15 @@ def run(config: RunConfig | dict | str | Path | None = None, console: Console | 
 
 
 def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFrame:
+    stages: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stages[name] = stages.get(name, 0.0) + now - clock
+        clock = now
+
     prepare(config, config.allow_version_change)
     records = read_records(run_dir)
     check_records(config, records, run_dir)
@@ -254,16 +264,23 @@ def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFr
             f"running {available} of n = {config.n}"
         )
     shards = plan(config, finished(records, retry_errors=config.retry_errors))
+    stage("reading the run folder and examples")
     if shards:
         _, model = task_and_model(config)  # load (or train) the model once before any worker needs it
         check_weights(run_dir, weights_fingerprint(model.folder))
+        stage("loading the model")
         _execute(config, shards, run_dir, metric_columns(config), console)
+        stage("explaining and scoring")
     records = read_records(run_dir)
     keys = config.metric_keys()
     summary = summarize(records, keys, seed=config.seed)
     write_summary(run_dir, summary, keys)
+    stage("summary")
     errors = int(records["error"].notna().sum()) if len(records) else 0
+    breakdown = method_breakdown(records)
+    write_breakdown(run_dir, breakdown, stages)
     print_summary(summary, keys, Console(quiet=config.quiet, markup=False))
+    print_breakdown(breakdown, stages, console)
     if errors:
         console.print(f"{errors} of {len(records)} rows are errors (see the `error` column of the records)")
     console.print(f"results: {run_dir}")
