@@ -11,6 +11,7 @@ SmolLM2-135M's architecture built from its config (random weights: same cost, no
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from bench.cost import allocated_peak_bytes, measure
 from bench.defaults import encoder_path
 from bench.errors import NotApplicableError
 from bench.models import Encoded, Model
+from bench.perf_precision import precision_agreement
+from bench.perf_screening import screening_agreement, screening_cost_at
+from bench.precision import DTYPES
 from bench.registry import METHODS
 from bench.types import Cost, Example, Explanation
 from methods.atman import row_chunks
@@ -201,6 +205,26 @@ def evaluation_rows(model: Model, encoded: Encoded, batch_size: int, repeats: in
     ]  # fmt: skip
 
 
+def precision_rows(encoder: Model, encoded: Encoded, batch_size: int, repeats: int) -> list[Measurement]:
+    """AtMan on the same input with copies of the (float32) encoder in each dtype, in turns; the
+    table's 'x plain batched forward' column relates them to float32's floor."""
+    models = {dtype: copy.deepcopy(encoder).set_dtype(dtype) for dtype in DTYPES}
+    timings = timed_together(
+        models["float32"],
+        [explain_call(model, encoded, "atman", batch_size=batch_size) for model in models.values()],
+        repeats,
+        memory=False,
+    )
+    (float32_s, float32_cost, _) = timings[0]  # the passes are the same in every dtype
+    return [
+        Measurement(
+            f"atman ({dtype})", models["float32"].name, encoded.n_positions, seconds,
+            float32_cost.forward_passes, 0, 0, {"speed-up vs float32": float32_s / seconds},
+        )
+        for dtype, (seconds, _, _) in zip(models, timings, strict=True)
+    ]  # fmt: skip
+
+
 def headline_table(
     encoder: Model,
     causal: Model,
@@ -274,6 +298,7 @@ def headline_table(
             print(f"  {label:<28} {measured.seconds:8.3f} s", flush=True)
 
     rows += evaluation_rows(encoder, encoded, batch_size, repeats)
+    rows += precision_rows(encoder, encoded, batch_size, repeats)
 
     prompt = causal.encode(text_of_length(causal, prompt_tokens), " call now to claim")
     naive_explainer = get_method("atman", prefix_reuse=False, batch_size=batch_size)
@@ -451,6 +476,12 @@ def plot_scaling(frame: pd.DataFrame, out: Path) -> None:
     plt.close(figure)
 
 
+def write_table(table: pd.DataFrame, stem: Path) -> None:
+    """A result table as stem.csv and stem.md."""
+    table.to_csv(stem.with_suffix(".csv"), index=False)
+    stem.with_suffix(".md").write_text(table.to_markdown(index=False, floatfmt=".4g") + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__.splitlines()[0])
     add_arguments(parser)
@@ -473,6 +504,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("../shared/data/sms_spam"),
         help="local SMS spam data: the atman-grad check also runs on sms_spam when it exists",
     )
+    parser.add_argument(
+        "--precision-examples", type=int, default=20, help="examples per task for the precision table"
+    )
+    parser.add_argument(
+        "--screen-examples", type=int, default=50, help="examples per task for the screened-AtMan table"
+    )
     parser.add_argument("--out", type=Path, default=Path("results/perf"))
 
 
@@ -489,14 +526,25 @@ def run(args: argparse.Namespace) -> int:
     )
     pd.set_option("display.width", 200)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    table.to_csv(args.out / "table.csv", index=False)
-    (args.out / "table.md").write_text(table.to_markdown(index=False, floatfmt=".4g") + "\n")
+    write_table(table, args.out / "table")
+    tasks = {"spam": {}} | ({"sms_spam": {"data": args.sms_data}} if args.sms_data.exists() else {})
     if args.grad_examples:
-        tasks = {"spam": {}} | ({"sms_spam": {"data": args.sms_data}} if args.sms_data.exists() else {})
         agreement = pd.DataFrame(atman_grad_agreement(args.grad_examples, tasks))
         print("atman-grad vs exact AtMan:")
         print(agreement.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         (args.out / "atman_grad_agreement.json").write_text(agreement.to_json(orient="records", indent=2))
+    if args.screen_examples:
+        screening = screening_agreement(tasks, args.screen_examples)
+        at_length = screening_cost_at(minilm_classifier(), args.encoder_tokens, args.repeats)
+        screening = pd.concat([screening, pd.DataFrame([at_length])], ignore_index=True)
+        print("atman-screened vs exact AtMan:")
+        print(screening.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        write_table(screening, args.out / "screening")
+    if args.precision_examples:
+        precision = precision_agreement(tasks, args.precision_examples)
+        print("bfloat16 and mixed vs float32 (speed-up and token-ranking agreement per method):")
+        print(precision.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        write_table(precision, args.out / "precision")
     lengths = [int(x) for x in args.lengths.split(",") if x]
     if lengths:
         frame = scaling(lengths, max(1, args.repeats // 3), args.batch_size, args.budget_seconds)

@@ -65,3 +65,57 @@ def test_atman_grad_agreement_rows_are_median_spearman_and_top1_per_approximatio
         inner = [(a[1:-1], b[1:-1]) for a, b in pairs]
         assert row["median spearman ranked"] == np.median([spearmanr(a, b)[0] for a, b in inner])
         assert row["top-1 agreement"] == np.mean([a.argmax() == b.argmax() for a, b in inner])
+
+
+def test_headline_table_times_atman_in_every_dtype():
+    table = headline_table(
+        tiny_bert(), tiny_llama(), repeats=1, encoder_tokens=10, prompt_tokens=20, batch_size=4, peers=False
+    )
+    rows = table.set_index("method")
+    assert rows.loc["atman (float32)", "speed-up vs float32"] == 1
+    assert rows.loc["atman (mixed)", "speed-up vs float32"] > 0
+    assert rows.loc["atman (bfloat16)", "forward_passes"] == 11
+
+
+def test_precision_agreement_is_the_median_spearman_of_each_dtype_against_float32():
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    import bench
+    import tests.bench.fake_task as fake
+    from bench.perf_precision import precision_agreement
+
+    table = precision_agreement({"fake-spam": {}}, 3, methods=("occlusion",)).set_index("dtype")
+    assert set(table.index) == {"bfloat16", "mixed"}
+    for dtype in ("bfloat16", "mixed"):
+        models = fake.FakeSpam().default_model(), fake.FakeSpam().default_model().set_dtype(dtype)
+        rhos = []
+        for example in fake.FakeSpam().examples("test", 3):
+            plain, other = (bench.explain("occlusion", m, example.inputs, example.target) for m in models)
+            ranked = ~plain.special_tokens
+            rhos.append(spearmanr(plain.scores[ranked], other.scores[ranked]).statistic)
+        assert np.isclose(table.loc[dtype, "median spearman vs float32"], np.median(rhos))
+        assert table.loc[dtype, "speed-up vs float32"] > 0
+
+
+def test_screening_table_counts_identical_top_k_sets():
+    import numpy as np
+
+    import bench
+    import tests.bench.fake_task as fake
+    from bench.perf_screening import screening_agreement, top_k_agreement
+
+    assert top_k_agreement(np.array([3.0, 2, 1, 0]), np.array([2.0, 3, 0, 1]), np.ones(4, bool), 2)
+    assert not top_k_agreement(np.array([3.0, 2, 1, 0]), np.array([3.0, 0, 2, 1]), np.ones(4, bool), 2)
+    row = screening_agreement({"fake-spam": {}}, 3).iloc[0]
+    model = fake.FakeSpam().default_model()
+    same, aucs = [], []
+    for example in fake.FakeSpam().examples("test", 3):
+        exact, screened = (
+            bench.explain(m, model, example.inputs, example.target) for m in ("atman", "atman-screened")
+        )
+        k = len(example.rationale)  # one token per rationale word in the tiny vocabulary
+        same.append(top_k_agreement(exact.scores, screened.scores, ~exact.special_tokens, k))
+        aucs.append(bench.evaluate(screened, model, example, metrics=["deletion"])["deletion"])
+    assert row["top-k identical"] == np.mean(same)
+    assert np.isclose(row["deletion AUC screened"], np.mean(aucs))
