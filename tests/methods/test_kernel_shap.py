@@ -38,7 +38,7 @@ def test_scores_sum_to_full_minus_all_removed(name, inputs, target, request):
     assert explanation.scores.sum() == pytest.approx(expected, abs=1e-3 * max(1.0, abs(expected)))
     assert np.all(explanation.scores[encoded.special] == 0)
     assert len(explanation.scores) == len(encoded.tokens)
-    assert explanation.cost.forward_passes == 80
+    assert 0 < explanation.cost.forward_passes <= 80  # each distinct coalition once (test_coalitions)
 
 
 def test_seeded(bert):

@@ -52,4 +52,4 @@ def test_runs_aligned_and_seeded_on_every_model_kind(name, inputs, target, reque
     assert a.tokens == encoded.tokens
     assert np.all(a.scores[encoded.special] == 0)
     assert np.count_nonzero(a.scores) == len(features(encoded))
-    assert a.cost.forward_passes == 60
+    assert 0 < a.cost.forward_passes <= 60  # each distinct coalition once (test_coalitions)
