@@ -13,7 +13,6 @@ from scipy.stats import pearsonr
 import bench
 from bench.api import get_method
 from bench.errors import InputError
-from bench.precision import transformer_blocks
 from bench.registry import METHODS
 from tests.tiny import tiny_bert, tiny_cnn, tiny_llama
 
@@ -26,23 +25,35 @@ def logits(model: bench.Model, text: str = TEXT) -> torch.Tensor:
         return model._forward(model.batch([encoded])).logits
 
 
-@pytest.mark.parametrize("make", [tiny_bert, tiny_llama])
-def test_mixed_casts_only_the_blocks_linear_layers(make):
-    model = make().set_dtype("mixed")
-    blocks = transformer_blocks(model.hf)
-    in_blocks = {
-        id(p) for layer in blocks.modules() if isinstance(layer, torch.nn.Linear) for p in layer.parameters()
+KEPT_IN_FLOAT32 = {tiny_bert: "bert.encoder.layer.1.output.dense", tiny_llama: "model.layers.1.mlp.down_proj"}
+"""The last block's last linear layer of each tiny model (2 blocks each), by name."""
+
+
+def block_linears(model: bench.Model, make) -> dict[str, torch.nn.Linear]:
+    """Every linear layer inside the transformer blocks but the one mixed keeps in float32."""
+    prefix = {tiny_bert: "bert.encoder.layer.", tiny_llama: "model.layers."}[make]
+    return {
+        name: layer
+        for name, layer in model.hf.named_modules()
+        if isinstance(layer, torch.nn.Linear) and name.startswith(prefix) and name != KEPT_IN_FLOAT32[make]
     }
-    assert in_blocks
-    for parameter in model.hf.parameters():
-        assert parameter.dtype == (torch.bfloat16 if id(parameter) in in_blocks else torch.float32)
+
+
+@pytest.mark.parametrize("make", [tiny_bert, tiny_llama])
+def test_mixed_casts_the_blocks_linear_layers_but_the_last_one(make):
+    model = make().set_dtype("mixed")
+    cast = {id(p) for layer in block_linears(model, make).values() for p in layer.parameters()}
+    assert len(block_linears(model, make)) == (11 if make is tiny_bert else 13)
+    for name, parameter in model.hf.named_parameters():
+        assert parameter.dtype == (torch.bfloat16 if id(parameter) in cast else torch.float32), name
     assert model.precision == "mixed" and logits(model).dtype == torch.float32
 
 
 @pytest.mark.parametrize("make", [tiny_bert, tiny_llama])
 def test_mixed_equals_an_explicit_bfloat16_linear_in_every_block(make):
-    """The mixed model's logits against a float32 model whose block linears are replaced by the
-    explicit computation: round input and weights to bfloat16, multiply, return float32."""
+    """The mixed model's logits against a float32 model whose block linears (but the last
+    block's last) are replaced by the explicit computation: round input and weights to
+    bfloat16, multiply, return float32."""
     mixed, reference = make().set_dtype("mixed"), make()
 
     class RoundedLinear(torch.nn.Module):
@@ -54,11 +65,9 @@ def test_mixed_equals_an_explicit_bfloat16_linear_in_every_block(make):
             bias = None if self.linear.bias is None else self.linear.bias.bfloat16()
             return torch.nn.functional.linear(x.bfloat16(), self.linear.weight.bfloat16(), bias).float()
 
-    for block in transformer_blocks(reference.hf):
-        for name, layer in list(block.named_modules()):
-            if isinstance(layer, torch.nn.Linear):
-                parent = block.get_submodule(name.rpartition(".")[0]) if "." in name else block
-                setattr(parent, name.rpartition(".")[2], RoundedLinear(layer))
+    for name, layer in block_linears(reference, make).items():
+        parent, _, attribute = name.rpartition(".")
+        setattr(reference.hf.get_submodule(parent), attribute, RoundedLinear(layer))
     expected, plain = logits(reference), logits(make())
     assert torch.allclose(logits(mixed), expected, atol=1e-5)
     assert not torch.allclose(logits(mixed), plain, atol=1e-5)  # the rounding is really there
