@@ -3,8 +3,9 @@
 Run `python -m bench.perf` (or `xai-bench perf`). It prints its tables and writes
 results/perf/: table (the headline rows), atman_grad_agreement.json, screening (atman-screened
 vs exact AtMan, `bench/perf_screening.py`), precision (each dtype vs float32 per method,
-`bench/perf_precision.py`), scaling.csv and the scaling plot (seconds vs sequence length). Everything is measured in one process and quoted as ratios, because absolute seconds
-on shared machines say little. Models are the MiniLM encoder the project ships (a fresh
+`bench/perf_precision.py`), scaling.csv and the scaling plot (seconds vs sequence length).
+Everything is measured in one process and quoted as ratios, because absolute seconds on shared
+machines say little. Models are the MiniLM encoder the project ships (a fresh
 classification head: cost does not depend on the head's weights) and a causal LM with
 SmolLM2-135M's architecture built from its config (random weights: same cost, no download).
 """

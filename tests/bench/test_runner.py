@@ -88,7 +88,9 @@ def test_run_writes_records_summary_and_meta(tmp_path):
         explanation, model, encoded, ["deletion"], np.asarray(row["rationale"])
     )
     assert row["metric_deletion"] == pytest.approx(values["deletion"])
-    np.testing.assert_allclose(row["curve_deletion"], curves["deletion"])
+    # the run computed some of these rows in batches with other metrics' and methods' rows:
+    # float32's last digits may differ (bench.perturbation.Perturber.logprobs)
+    np.testing.assert_allclose(row["curve_deletion"], curves["deletion"], rtol=0, atol=1e-6)
     # a summary mean is the mean of its records
     atman = summary[(summary["method"] == "atman") & (summary["metric"] == "deletion")].iloc[0]
     assert atman["mean"] == pytest.approx(records[records["method"] == "atman"]["metric_deletion"].mean())
@@ -147,7 +149,8 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(tmp_path):
     resumed = sorted_records(killed)
     bench.run(config(tmp_path / "whole", methods=["fake-slow", "random"], n=8, shard_size=1))
     assert len(resumed) == 16 and not resumed.duplicated(["method", "example_id"]).any()
-    assert_same_values(resumed, sorted_records(tmp_path / "whole"))
+    # rows shared with other methods' rows ran in other batches: float32's last digits may differ
+    assert_same_values(resumed, sorted_records(tmp_path / "whole"), atol=1e-6)
 
 
 def test_ray_executor_matches_local(tmp_path, monkeypatch):
@@ -236,8 +239,9 @@ def test_a_metric_tautological_for_a_method_shows_its_value_but_does_not_rank_it
 
 
 def test_rows_of_one_example_share_input_only_passes_and_keep_their_values(tmp_path):
-    """Every method's row reuses the example's unperturbed, leave-one-out and fixed-subset passes;
-    each value equals a row scored on its own (today's per-metric path)."""
+    """Every method's row reuses the example's unperturbed, leave-one-out and fixed-subset passes
+    and every removal already computed; each value equals a row scored on its own (today's
+    per-metric path) to float32's last digits (a shared row ran in another batch)."""
     metrics = ["deletion", "loo_tau", "faithfulness_correlation", "comprehensiveness"]
     bench.run(config(tmp_path, methods=["random", "occlusion"], metrics=metrics))
     records = sorted_records(tmp_path)
@@ -249,7 +253,7 @@ def test_rows_of_one_example_share_input_only_passes_and_keep_their_values(tmp_p
                                         special_tokens=encoded.special)  # fmt: skip
         alone, _ = score_explanation(explanation, model, encoded, metrics)
         for name in metrics:
-            assert row[f"metric_{name}"] == pytest.approx(alone[name], abs=1e-12, nan_ok=True), name
+            assert row[f"metric_{name}"] == pytest.approx(alone[name], abs=1e-6, nan_ok=True), name
     passes = records.groupby("method")["eval_forward_passes"].sum()
     n = records["tokens"].map(len).sum() // 2  # positions over the 4 examples, specials included
     assert passes["random"] - passes["occlusion"] >= n  # the second method reran no shared pass

@@ -85,3 +85,24 @@ def test_causal_variants_reuse_the_prefix_and_score_as_full_passes(name, batch_s
     full = Perturber(model, encoded, "mask", batch_size, prefix_reuse=False)
     np.testing.assert_allclose(reused.logprobs(masks), full.logprobs(masks), atol=1e-5)
     assert reused._unchanged is not None  # the shared-prefix path ran
+
+
+def test_removals_already_computed_for_the_input_are_not_run_again(bert):
+    """aopc's steps and comprehensiveness's bins are steps of the deletion curve; a second
+    explanation with the same ranking needs no pass at all. Values stay the loop's."""
+    encoded, explanation = explained(bert)
+    shared: dict = {}
+    before = bert.passes.forward
+    score_explanation(explanation, bert, encoded, ["deletion"], input_cache=shared)
+    after_deletion = bert.passes.forward
+    values, _ = score_explanation(
+        explanation, bert, encoded, ["aopc", "comprehensiveness", "deletion"], input_cache=shared
+    )
+    assert bert.passes.forward == after_deletion > before  # every removal was a deletion step
+    order = ranked(encoded, explanation.scores)
+    mask = bert.tokenizer.mask_token_id
+    full = prob_without(bert, encoded, [], mask)
+    steps = math.ceil(0.2 * len(order))  # L; k = 0 adds y_0 - y_0 = 0 and counts in the L + 1
+    drops = [full - prob_without(bert, encoded, order[:k], mask) for k in range(1, steps + 1)]
+    samek = sum(drops) / (steps + 1)
+    assert values["aopc"] == pytest.approx(samek, abs=1e-6)
