@@ -144,3 +144,18 @@ def test_plugins_named_by_a_config_file_need_consent(tmp_path, capsys):
         for name in ("fake-failing", "fake-slow", "fake-deleting-loo", "fake-flaky"):
             METHODS._entries.pop(name, None)
         sys.modules.pop("tests.bench.fake_task", None)
+
+
+def test_transformers_load_reports_and_bars_stay_off_the_terminal_unless_verbose(bert, tmp_path):
+    """A folder with an encoder but no classification head: transformers reports the missing
+    head and draws its loading bar; the CLI shows both only with --verbose."""
+    bert.hf.bert.save_pretrained(tmp_path)  # the encoder alone: the head will be missing
+    bert.tokenizer.save_pretrained(tmp_path)
+    command = [sys.executable, "-m", "bench", "explain", "--model", str(tmp_path), "--kind", "classifier",
+               "--method", "occlusion", "free prize now"]  # fmt: skip
+    quiet = subprocess.run(command, capture_output=True, text=True, check=True)
+    verbose = [*command[:3], "--verbose", *command[3:]]
+    loud = subprocess.run(verbose, capture_output=True, text=True, check=True)
+    assert "Loading weights" in loud.stderr and "MISSING" in loud.stderr
+    assert "Loading weights" not in quiet.stderr and "MISSING" not in quiet.stderr
+    assert "occlusion on" in quiet.stdout
