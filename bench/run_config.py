@@ -17,7 +17,7 @@ import tomli_w
 from bench.errors import InputError
 from bench.evaluate import check_token_set, chosen_families, default_metrics
 from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS
-from bench.precision import DEFAULT_DTYPE, check_dtype
+from bench.precision import DEFAULT_DTYPE, RUN_DTYPE, check_dtype
 from bench.protocol import DEFAULT_PROTOCOL, check_protocols, metric_keys
 from bench.registry import METHODS, METRICS, TASKS
 
@@ -35,8 +35,9 @@ EXECUTION_FIELDS = (
 )  # fmt: skip
 """Fields that change how a run executes but not its results: free to differ on resume."""
 ADDED_LATER = {"dtype": DEFAULT_DTYPE}
-"""Fields added after run folders were recorded: left out of the identity at these values, so the
-folders made before them keep their config hash."""
+"""Fields added after run folders were recorded, at the value those runs had: a run folder's
+config.toml without them is read with these values, and the identity leaves them out at these
+values, so the folders made before them keep their config hash."""
 
 
 @dataclass
@@ -63,8 +64,10 @@ class RunConfig:
     families: list[str] = field(default_factory=list)
     """Metric families when `metrics` is empty: names replace the defaults (faithfulness,
     plausibility, complexity, cost), `+name` adds one (`+robustness`, which re-explains inputs)."""
-    dtype: str = DEFAULT_DTYPE
-    """The precision of the model's passes: float32 | bfloat16 | mixed (bench/precision.py)."""
+    dtype: str = RUN_DTYPE
+    """The precision of the model's passes: float32 | bfloat16 | mixed (bench/precision.py; mixed
+    by default, measured to keep every method's ranking). A run folder's config recorded before
+    this setting existed ran in float32."""
     sanity: bool = False
     """Also run the model-randomisation check (re-runs every method on a re-initialised model)."""
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -93,6 +96,8 @@ class RunConfig:
                 values = tomllib.load(file)
         except tomllib.TOMLDecodeError as error:
             raise InputError(f"{path} is not valid TOML: {error}") from error
+        if (Path(path).parent / "meta.json").exists():  # a run folder's own config
+            values = {**ADDED_LATER, **values}
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:

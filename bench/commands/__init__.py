@@ -11,6 +11,6 @@ def add_dtype_argument(parser: argparse.ArgumentParser, default: str | None = No
         "--dtype",
         choices=DTYPES,
         default=default,
-        help="precision of the model's passes: float32 (default), bfloat16, or mixed (bfloat16 "
-        "linear layers, float32 elsewhere); see README, 'Precision'",
+        help="precision of the model's passes: float32, bfloat16, or mixed (bfloat16 linear "
+        "layers, float32 elsewhere); default mixed for run, float32 otherwise; see README, 'Precision'",
     )

@@ -260,19 +260,28 @@ def test_rows_of_one_example_share_input_only_passes_and_keep_their_values(tmp_p
 
 
 def test_the_dtype_is_part_of_the_run_and_float32_keeps_older_hashes(tmp_path):
-    mixed = config(tmp_path / "mixed", dtype="mixed", methods=["occlusion"], n=2)
+    mixed = config(tmp_path / "mixed", methods=["occlusion"], n=2)  # a run's default: mixed
     bench.run(mixed)
     records = read_records(tmp_path / "mixed")
     assert set(records["model"].str.endswith(" [mixed]")) == {True}
     assert 'dtype = "mixed"' in (tmp_path / "mixed" / "config.toml").read_text()
     with pytest.raises(InputError, match="dtype: 'mixed' -> 'float32'"):
-        bench.run(config(tmp_path / "mixed", methods=["occlusion"], n=2))
-    assert "dtype" not in config(tmp_path).resolved().identity()  # float32: the hash of before
+        bench.run(config(tmp_path / "mixed", methods=["occlusion"], n=2, dtype="float32"))
+    plain = config(tmp_path / "plain", methods=["occlusion"], n=2, dtype="float32")
+    assert "dtype" not in plain.resolved().identity()  # float32: the hash of before
     assert "dtype" in mixed.resolved().identity()
-    plain = config(tmp_path / "plain", methods=["occlusion"], n=2)
     bench.run(plain)
     plain_scores, mixed_scores = (
         np.concatenate(list(sorted_records(tmp_path / folder)["scores"])) for folder in ("plain", "mixed")
     )
     assert not np.allclose(plain_scores, mixed_scores, atol=1e-6)  # the run really ran in mixed
     assert np.corrcoef(plain_scores, mixed_scores)[0, 1] > 0.95
+    # a folder recorded before dtype existed names none: it ran, and resumes, in float32
+    saved = tmp_path / "plain" / "config.toml"
+    saved.write_text(
+        "\n".join(line for line in saved.read_text().splitlines() if not line.startswith("dtype"))
+    )
+    assert RunConfig.from_toml(saved).dtype == "float32"
+    bench.run(RunConfig.from_toml(saved))
+    with pytest.raises(InputError, match="dtype: 'float32' -> 'mixed'"):
+        bench.run(config(tmp_path / "plain", methods=["occlusion"], n=2))
