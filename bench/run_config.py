@@ -23,12 +23,11 @@ from bench.registry import METHODS, METRICS, TASKS
 
 DEFAULT_TASK = "spam"
 DEFAULT_N = 20
-"""Examples per method of the default run (`xai-bench run` without arguments), sized for about
-10 minutes on 2 CPU cores. Measured: n = 10 with the 14 text methods and all metrics took 354 s
-wall on one thread while the other core ran another job (~35 s per example; lime, shap and
-kernel-shap take about half). n = 20 is the smallest round number at which the paired tests can
-separate methods: with 91 Holm-corrected pairs an exact two-sided Wilcoxon p is at least
-2 / 2**n, so below n = 12 every method would be reported as tied."""
+"""Examples per method of the default run (`xai-bench run` without arguments): 2 min 6 s on 2
+CPU threads with the 15 text methods and the default families in mixed precision (README, 'How
+long a run takes'). n = 20 is the smallest round number at which the paired tests can
+separate methods: with 105 Holm-corrected pairs an exact two-sided Wilcoxon p is at least
+2 / 2**n, so below n = 13 every method would be reported as tied."""
 EXECUTION_FIELDS = (
     "out", "name", "executor", "address", "batch_size", "shard_size", "cpus", "gpus", "quiet",
     "retry_errors", "allow_version_change",
