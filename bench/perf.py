@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,19 +26,19 @@ from scipy.stats import spearmanr
 
 import bench
 from bench.api import get_method
-from bench.cost import allocated_peak_bytes, measure
+from bench.cost import measure
 from bench.defaults import encoder_path
 from bench.errors import NotApplicableError
 from bench.models import Encoded, Model
 from bench.perf_precision import precision_agreement
 from bench.perf_screening import screening_agreement, screening_cost_at
+from bench.perf_timing import explain_call, text_of_length, timed, timed_together
 from bench.precision import DTYPES
 from bench.registry import METHODS
-from bench.types import Cost, Example, Explanation
+from bench.types import Example, Explanation
 from methods.atman import row_chunks
 from methods.atman_grad import EXPANSIONS
 
-WORDS = "free cash prize call now to claim your reward text stop hello see you at lunch tomorrow".split()
 SCALING_METHODS = (
     "atman-naive",
     "atman",
@@ -62,15 +61,6 @@ class Measurement:
     backward_passes: int
     peak_memory_bytes: int
     extra: dict = field(default_factory=dict)
-
-
-def text_of_length(model: Model, n_tokens: int) -> str:
-    """A text the model's tokenizer splits into exactly n_tokens explained positions (if it can),
-    counted with the tokenizer so that texts up to the model's own limit can be built."""
-    words = [WORDS[i % len(WORDS)] for i in range(n_tokens)]
-    while len(words) > 1 and len(model.tokenizer(" ".join(words))["input_ids"]) > n_tokens:
-        words.pop()
-    return " ".join(words)
 
 
 def minilm_classifier() -> Model:
@@ -105,41 +95,6 @@ def smollm_shaped_causal_lm(num_layers: int = 30) -> Model:
     return model
 
 
-def timed(
-    model: Model, call: Callable[[], Any], repeats: int, memory: bool = True
-) -> tuple[float, Cost, Any]:
-    """Median seconds over `repeats` calls (after one warm-up when repeated), and the last call's
-    cost and result. With `memory`, the cost's peak memory comes from one more call, profiled
-    apart from the timed ones: the allocator's peak, which sees memory that RSS sampling misses."""
-    return timed_together(model, [call], repeats, memory)[0]
-
-
-def timed_together(
-    model: Model, calls: list[Callable[[], Any]], repeats: int, memory: bool = True
-) -> list[tuple[float, Cost, Any]]:
-    """`timed` for calls whose ratios are the result: they take turns (a, b, a, b, ...), so a
-    slow spell on a shared machine lands on all of them instead of on whichever ran then."""
-    if repeats > 1:
-        for call in calls:
-            call()
-    seconds: list[list[float]] = [[] for _ in calls]
-    costs: list[Cost] = [Cost() for _ in calls]
-    results: list[Any] = [None for _ in calls]
-    for _ in range(repeats):
-        for i, call in enumerate(calls):
-            with measure(model.passes, model.device) as cost:
-                results[i] = call()
-            seconds[i].append(cost.seconds)
-            costs[i] = cost
-    if memory:
-        for call, cost in zip(calls, costs, strict=True):
-            cost.peak_memory_bytes = allocated_peak_bytes(call, model.device)
-    return [
-        (statistics.median(times), cost, result)
-        for times, cost, result in zip(seconds, costs, results, strict=True)
-    ]
-
-
 def plain_forward(model: Model, encoded: Encoded, rows: int, batch_size: int) -> Callable[[], object]:
     """`rows` copies of the input through the model's own attention, in the chunks AtMan would
     use with this `batch_size`: AtMan's floor, at the same chunk size."""
@@ -153,11 +108,6 @@ def plain_forward(model: Model, encoded: Encoded, rows: int, batch_size: int) ->
                 model.target_logprob(model.batch(copies), copies)
 
     return call
-
-
-def explain_call(model: Model, encoded: Encoded, method: str, **params) -> Callable[[], object]:
-    explainer = get_method(method, **params)
-    return lambda: explainer.attribute_batch(model, [encoded])
 
 
 def measure_method(model, encoded, label, method, repeats, memory=True, **params) -> Measurement | None:
@@ -518,8 +468,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     torch.manual_seed(0)
     args.out.mkdir(parents=True, exist_ok=True)
+    encoder = minilm_classifier()
     table = headline_table(
-        minilm_classifier(),
+        encoder,
         smollm_shaped_causal_lm(),
         args.repeats,
         args.encoder_tokens,
@@ -537,7 +488,7 @@ def run(args: argparse.Namespace) -> int:
         (args.out / "atman_grad_agreement.json").write_text(agreement.to_json(orient="records", indent=2))
     if args.screen_examples:
         screening = screening_agreement(tasks, args.screen_examples)
-        at_length = screening_cost_at(minilm_classifier(), args.encoder_tokens, args.repeats)
+        at_length = screening_cost_at(encoder, args.encoder_tokens, args.repeats)
         screening = pd.concat([screening, pd.DataFrame([at_length])], ignore_index=True)
         print("atman-screened vs exact AtMan:")
         print(screening.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

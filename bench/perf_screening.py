@@ -13,6 +13,7 @@ import bench
 from bench.api import get_method
 from bench.evaluate import rationale_mask
 from bench.models import Model
+from bench.perf_timing import explain_call, text_of_length, timed_together
 from bench.registry import TASKS
 
 TOP_K = 3
@@ -28,8 +29,6 @@ def top_k_agreement(exact: np.ndarray, screened: np.ndarray, ranked: np.ndarray,
 
 
 def screening_agreement(tasks: dict[str, dict], n_examples: int) -> pd.DataFrame:
-    from bench.perf import timed_together
-
     rows = []
     exact_method, screened_method = get_method("atman"), get_method("atman-screened")
     for name, params in tasks.items():
@@ -71,8 +70,6 @@ def screening_agreement(tasks: dict[str, dict], n_examples: int) -> pd.DataFrame
 
 def screening_cost_at(model: Model, tokens: int, repeats: int) -> dict:
     """Screened vs exact AtMan on one input of `tokens` tokens, in turns: their cost ratio."""
-    from bench.perf import explain_call, text_of_length, timed_together
-
     encoded = model.encode(text_of_length(model, tokens), 1)
     (exact_s, exact_cost, _), (screened_s, screened_cost, _) = timed_together(
         model,
