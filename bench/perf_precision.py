@@ -60,10 +60,8 @@ def precision_agreement(
                         "dtype": dtype,
                         "examples": len(examples),
                         "speed-up vs float32": seconds["float32"] / seconds[dtype],
-                        "median spearman vs float32": float(np.median(rhos[dtype]))
-                        if rhos[dtype]
-                        else np.nan,
-                        "min spearman": float(np.min(rhos[dtype])) if rhos[dtype] else np.nan,
+                        "median spearman vs float32": _statistic(np.median, rhos[dtype]),
+                        "min spearman": _statistic(np.min, rhos[dtype]),
                     }
                 )
             print(f"  precision {name} {method:<22} " + "  ".join(
