@@ -51,7 +51,8 @@ def print_breakdown(table: pd.DataFrame, stages: dict[str, float], console: Cons
     shown.add_column("method", no_wrap=True, min_width=max([6, *map(len, table["method"].astype(str))]))
     for label in COLUMNS.values():
         shown.add_column(label, justify="right")
-    for _, row in table.iterrows():
+    total = {"method": "all", **table[list(COLUMNS)].sum().to_dict(), "share": 1.0} if len(table) else None
+    for row in [*table.to_dict("records"), *([total] if total else [])]:
         shown.add_row(
             Text(str(row["method"])),
             f"{int(row['rows'])}",
@@ -60,16 +61,6 @@ def print_breakdown(table: pd.DataFrame, stages: dict[str, float], console: Cons
             f"{int(row['explain_forward_passes']):,}",
             f"{int(row['eval_forward_passes']):,}",
             f"{row['share']:.0%}",
-        )
-    if len(table):
-        shown.add_row(
-            "all",
-            f"{int(table['rows'].sum())}",
-            f"{table['explain_seconds'].sum():.1f}",
-            f"{table['eval_seconds'].sum():.1f}",
-            f"{int(table['explain_forward_passes'].sum()):,}",
-            f"{int(table['eval_forward_passes'].sum()):,}",
-            "100%",
         )
     console.print(shown)
     console.print("this run's wall time: " + ", ".join(f"{name} {s:.1f} s" for name, s in stages.items()))
