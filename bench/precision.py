@@ -1,6 +1,7 @@
 """The numeric precision of a model's passes: a measured choice, recorded with every run.
 
-- `float32`: the weights and every operation in float32 (the default).
+- `float32`: the weights and every operation in float32 (the default of `load_model`, `explain`
+  and `reproduce`; runs default to `mixed`, `RUN_DTYPE`).
 - `bfloat16`: the whole model cast to bfloat16 (what GPU users do with large models). On this
   CPU (AMX-BF16) matmuls run ~4x faster, but AtMan's cross-entropy changes on a saturated
   classifier are smaller than bfloat16's rounding of the logits: its ranking agrees with
