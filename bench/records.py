@@ -132,9 +132,9 @@ def _one_row_per_key(records: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
     return pd.concat([results, errors]).sort_index().reset_index(drop=True)
 
 
-def finished(records: pd.DataFrame, retry_errors: bool = False) -> set[tuple[str, str]]:
-    """(method, example_id) pairs already recorded: a resume skips them (error rows too, unless
-    `retry_errors`)."""
+def finished(records: pd.DataFrame, retry_errors: bool = False) -> set[tuple[str, str, str]]:
+    """(task, method, example_id) rows already recorded: a resume skips them (error rows too,
+    unless `retry_errors`)."""
     if retry_errors and len(records):
         records = records[records["error"].isna()]
-    return set(zip(records["method"], records["example_id"], strict=True))
+    return set(zip(records["task"], records["method"], records["example_id"], strict=True))

@@ -89,8 +89,6 @@ MAR_NOTE = (
 )
 IQM_MIN_N = 8
 """Below 8 values a 25% trim removes nothing, so the IQM would only repeat the mean."""
-OFFLINE_SQUAD = Path("../shared/data/squad")
-"""The offline SQuAD copy used when --data is not given and the folder exists (else the hub)."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,6 @@ class Reproduction:
     metrics: tuple[str, ...]
     n: int = 100
     """Default examples per method."""
-    data: Path | None = None
     paper: dict[str, dict[str, float]] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=lambda: PAPER_PARAMS)
     extra_methods: tuple[str, ...] = EXTRA_METHODS
@@ -117,7 +114,6 @@ PROTOCOLS = {
         "squad_qa",
         PAPER_METHODS + BASELINE_METHODS,
         ("map", "mar"),
-        data=OFFLINE_SQUAD,
         paper=PAPER_SQUAD,
     ),
     "atman-digits": Reproduction(
@@ -233,8 +229,6 @@ def reproduce(
     token_set = token_set or protocol.token_set
     check_token_set(token_set)
     console = console or Console(markup=False)  # method and task names are text, not markup
-    if data is None and protocol.data is not None and protocol.data.is_dir():
-        data = str(protocol.data)
     methods = protocol.methods + (protocol.extra_methods if extra_methods else ())
     label = model.strip("/").replace("/", "--") if model else "default"
     label += "-extra" if extra_methods else ""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,9 @@ values, so the folders made before them keep their config hash."""
 
 @dataclass
 class RunConfig:
-    task: str = DEFAULT_TASK
+    task: str | list[str] = DEFAULT_TASK
+    """A task, or several into one folder (a suite; `--suite text` names one from bench/suites.py),
+    each with its own default model, data, replacement and default metrics."""
     methods: list[str] = field(default_factory=list)
     """Empty: every registered method that applies to the task's model kind."""
     metrics: list[str] = field(default_factory=list)
@@ -49,7 +51,9 @@ class RunConfig:
     n: int = DEFAULT_N
     seed: int = 0
     split: str = "test"
-    data: str | None = None
+    data: str | dict[str, str] | None = None
+    """A local data path (several tasks: a table {task: path}); unset, a task reads its offline
+    copy under ../shared/data when this machine has one, else its own default (the hub)."""
     model: str | None = None
     """A local model folder; default: the task's default model."""
     replacement: str | None = None
@@ -119,20 +123,34 @@ class RunConfig:
         for name in ("sanity", "quiet", "retry_errors", "allow_version_change"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} must be true or false; got {getattr(self, name)!r}")
-        for name in ("task", "split", "token_set", "executor", "dtype"):
+        for name in ("split", "token_set", "executor", "dtype"):
             if not isinstance(getattr(self, name), str):
                 raise InputError(f"{name} must be a string; got {getattr(self, name)!r}")
-        for name in ("data", "model", "replacement", "out", "name", "address"):
+        for name in ("model", "replacement", "out", "name", "address"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise InputError(f"{name} must be a string; got {getattr(self, name)!r}")
+        tasks = [self.task] if isinstance(self.task, str) else self.task
+        if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
+            raise InputError(f'task must be a name or a list of names, e.g. task = "spam"; got {self.task!r}')
+        data = self.data if isinstance(self.data, dict) else {"": self.data}
+        if not all(isinstance(path, str | None) for path in data.values()):
+            raise InputError(
+                f'data must be a path or a table of paths ([data] sst2 = "path"); got {self.data!r}'
+            )
         if not isinstance(self.params, dict) or not all(isinstance(v, dict) for v in self.params.values()):
             raise InputError(
                 "params must map method names to tables: [params.atman] suppression_factor = 0.9"
             )
 
+    def task_names(self) -> list[str]:
+        """The run's tasks, each once, in the order given."""
+        return list(dict.fromkeys([self.task] if isinstance(self.task, str) else self.task))
+
     def resolved(self) -> RunConfig:
         """A copy with every default made explicit, checked against the registries, with each
-        method built from its parameters (a bad name or value fails here, not on every row)."""
+        method built from its parameters (a bad name or value fails here, not on every row).
+        Several tasks resolve each task on its own (`task_configs`) and keep the union of their
+        methods and metrics; every task runs the ones that apply to it."""
         import importlib
 
         self.check_values()
@@ -141,7 +159,10 @@ class RunConfig:
                 importlib.import_module(module)
             except ImportError as error:
                 raise InputError(f"plugin module {module!r} cannot be imported: {error}") from error
-        task = TASKS.get(self.task)
+        tasks = self.task_names()
+        if len(tasks) > 1:
+            return self._resolved_suite(tasks)
+        task = TASKS.get(tasks[0])
         methods = self.methods or [
             name for name, method in METHODS.items() if task.model_kind in method.model_kinds
         ]
@@ -164,24 +185,85 @@ class RunConfig:
             raise InputError(
                 f"replacement {replacement!r} does not apply to {task.modality} tasks; use one of {allowed}"
             )
-        check_token_set(self.token_set)
-        check_dtype(self.dtype)
-        protocols = check_protocols(self.protocols)
-        if self.executor not in ("local", "ray"):
-            raise InputError(f"unknown executor {self.executor!r}; use local or ray")
-        name = self.name or f"{self.task}-{datetime.now(UTC):%Y%m%d}"
-        out = self.out or str(Path("results") / name)
+        data = self.data.get(task.name) if isinstance(self.data, dict) else self.data
         return RunConfig(
             **{
                 **asdict(self),
+                **self._resolved_common(),
+                "task": task.name,
+                "data": data if data is not None else task.local_data(),
                 "methods": list(dict.fromkeys(methods)),  # a name given twice runs once
                 "metrics": list(dict.fromkeys(metrics)),
                 "replacement": replacement,
-                "protocols": protocols,
-                "name": name,
-                "out": out,
             }
         )
+
+    def _resolved_common(self) -> dict[str, Any]:
+        """The settings every task of a run shares, checked."""
+        check_token_set(self.token_set)
+        check_dtype(self.dtype)
+        if self.executor not in ("local", "ray"):
+            raise InputError(f"unknown executor {self.executor!r}; use local or ray")
+        tasks = self.task_names()
+        name = self.name or f"{'+'.join(tasks)}-{datetime.now(UTC):%Y%m%d}"
+        return {
+            "protocols": check_protocols(self.protocols),
+            "name": name,
+            "out": self.out or str(Path("results") / name),
+        }
+
+    def _resolved_suite(self, tasks: list[str]) -> RunConfig:
+        if self.model is not None:
+            raise InputError(
+                "model names one model, but the run has several tasks, each explained with its own "
+                "default model; run the tasks one at a time to give each a model"
+            )
+        if isinstance(self.data, str):
+            raise InputError(
+                f'data names one path but the run has several tasks; give a table: [data] {tasks[0]} = "path"'
+            )
+        stray = sorted(set(self.data or {}) - set(tasks))
+        if stray:
+            raise InputError(f"[data] names {', '.join(stray)}, not a task of this run ({', '.join(tasks)})")
+        common = self._resolved_common()
+        suite = replace(self, task=tasks, **common)
+        parts = suite.task_configs()
+        unused = [m for m in self.methods if not any(m in part.methods for part in parts)]
+        if unused:
+            raise InputError(f"method(s) {', '.join(unused)} apply to none of the tasks {', '.join(tasks)}")
+        data = {part.task: part.data for part in parts if part.data is not None}
+        return replace(
+            suite,
+            methods=list(dict.fromkeys(m for part in parts for m in part.methods)),
+            metrics=list(dict.fromkeys(m for part in parts for m in part.metrics)),
+            data=data or None,
+        )
+
+    def task_configs(self) -> list[RunConfig]:
+        """One resolved single-task config per task of the run, sharing its folder: the task's
+        applicable methods (and their parameters), metrics defined for its inputs, its own data."""
+        tasks = self.task_names()
+        if len(tasks) == 1:
+            return [self.resolved()]
+        configs = []
+        for name in tasks:
+            task = TASKS.get(name)
+            methods = [m for m in self.methods if task.model_kind in METHODS.get(m).model_kinds]
+            if self.methods and not methods:
+                raise InputError(f"none of the methods {', '.join(self.methods)} applies to task {name!r}")
+            metrics = [
+                m
+                for m in self.metrics
+                if task.modality in METRICS.get(m).modalities
+                and (task.has_rationale or not METRICS.get(m).needs_rationale)
+            ]
+            if self.metrics and not metrics:
+                raise InputError(f"none of the metrics {', '.join(self.metrics)} applies to task {name!r}")
+            data = (self.data or {}).get(name)
+            params = {m: p for m, p in self.params.items() if task.model_kind in METHODS.get(m).model_kinds}
+            single = replace(self, task=name, data=data, methods=methods, metrics=metrics, params=params)
+            configs.append(single.resolved())
+        return configs
 
     def metric_keys(self) -> list[str]:
         """The keys of every metric value the run records (`bench.protocol.metric_keys`)."""

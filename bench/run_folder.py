@@ -169,28 +169,42 @@ def check_meta(meta: dict[str, Any], config: RunConfig, allow_version_change: bo
         )
 
 
-def check_records(config: RunConfig, records: pd.DataFrame, run_dir: Path) -> None:
+def check_records(configs: list[RunConfig], records: pd.DataFrame, run_dir: Path) -> None:
     """Refuse records made for another task, seed or replacement than the config says (a
-    config.toml replaced by hand, records copied in from another run)."""
-    for column in ("task", "seed", "replacement"):
-        expected = getattr(config, column)
-        found = set(records[column].dropna().unique()) if column in records and len(records) else set()
-        if found - {expected}:
-            raise InputError(
-                f"{run_dir} holds records with {column} {', '.join(map(str, sorted(found - {expected})))} "
-                f"but its config says {expected!r}; they are another run's: use a new --out"
-            )
+    config.toml replaced by hand, records copied in from another run); `configs` holds one
+    resolved config per task of the run."""
+    if not len(records):
+        return
+    expected = {config.task: config for config in configs}
+    stray = sorted(set(records["task"].dropna()) - set(expected))
+    if stray:
+        raise InputError(
+            f"{run_dir} holds records with task {', '.join(stray)} but its config says "
+            f"{', '.join(map(repr, expected))}; they are another run's: use a new --out"
+        )
+    for task, group in records.groupby("task"):
+        for column in ("seed", "replacement"):
+            wanted = getattr(expected[task], column)
+            found = set(group[column].dropna().unique()) - {wanted}
+            if found:
+                raise InputError(
+                    f"{run_dir} holds records with {column} {', '.join(map(str, sorted(found)))} "
+                    f"but its config says {wanted!r}; they are another run's: use a new --out"
+                )
 
 
-def check_weights(run_dir: Path, fingerprint: str | None) -> None:
-    """Record the model's weight fingerprint on the first run; refuse a resume on other weights."""
+def check_weights(run_dir: Path, fingerprint: str | None, task: str | None = None) -> None:
+    """Record the model's weight fingerprint on the first run; refuse a resume on other weights.
+    A run of several tasks keeps one fingerprint per task (`task`), a run of one task one."""
     meta_path = run_dir / "meta.json"
     meta = read_meta(meta_path)
-    if "weights" not in meta:
-        meta["weights"] = fingerprint
+    recorded = meta if task is None else meta.setdefault("task_weights", {})
+    key = "weights" if task is None else task
+    if key not in recorded:
+        recorded[key] = fingerprint
         write_atomic(meta_path, json.dumps(meta, indent=2))
-    elif meta["weights"] != fingerprint:
+    elif recorded[key] != fingerprint:
         raise InputError(
-            f"the model's weights changed since {run_dir} was started (fingerprint {meta['weights']} -> "
+            f"the model's weights changed since {run_dir} was started (fingerprint {recorded[key]} -> "
             f"{fingerprint}); resuming would mix two models' rows: use a new --out"
         )

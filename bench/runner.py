@@ -1,8 +1,9 @@
-"""`bench.run(config)`: the benchmark. A run multiplies a config out into shards (method x a
-chunk of examples), runs them on an executor, writes each finished shard as one atomic part
-file, and recomputes the summary from every record on disk.
+"""`bench.run(config)`: the benchmark. A run multiplies a config out into shards (task x method
+x a chunk of examples), runs them on an executor, writes each finished shard as one atomic part
+file, and recomputes the summary from every record on disk. A run of several tasks (a suite)
+writes them all into one folder, each task with its own model and resolved settings.
 
-Resume is "skip what exists": rows already recorded for (method, example) are not run again,
+Resume is "skip what exists": rows already recorded for (task, method, example) are not run again,
 so rerunning the same config into the same folder finishes an interrupted run. Each row seeds
 torch and numpy from (seed, example, method), so its values do not depend on which executor,
 worker or shard order produced it. A method that fails on an example (not applicable, NaN
@@ -52,7 +53,7 @@ from bench.types import Example
 
 @dataclass(frozen=True)
 class Shard:
-    """One job: a method on a chunk of the run's examples."""
+    """One job: a method on a chunk of one task's examples (`config` is that task's)."""
 
     config: RunConfig
     method: str
@@ -208,12 +209,13 @@ def rationale_stats(config: RunConfig, model: Model) -> tuple[float, float] | No
     return _RATIONALE_STATS.get(key)
 
 
-def plan(config: RunConfig, done: set[tuple[str, str]]) -> list[Shard]:
-    """The shards still to run: per method, its unrecorded examples in chunks of `shard_size`."""
+def plan(config: RunConfig, done: set[tuple[str, str, str]]) -> list[Shard]:
+    """The shards still to run for one task's config: per method, its unrecorded examples in
+    chunks of `shard_size`."""
     ids = [example.id for example in examples_of(config)]
     shards = []
     for method in config.methods:
-        todo = [i for i in ids if (method, i) not in done]
+        todo = [i for i in ids if (config.task, method, i) not in done]
         for start in range(0, len(todo), config.shard_size):
             shards.append(Shard(config, method, tuple(todo[start : start + config.shard_size])))
     return shards
@@ -252,23 +254,28 @@ def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFr
         clock = now
 
     prepare(config, config.allow_version_change)
+    tasks = config.task_configs()
     records = read_records(run_dir)
-    check_records(config, records, run_dir)
+    check_records(tasks, records, run_dir)
     retried = int(records["error"].notna().sum()) if config.retry_errors and len(records) else 0
     if retried:
         console.print(f"retrying {retried} error rows")
-    available = len(examples_of(config))
-    if available < config.n:
-        console.print(
-            f"the {config.task} {config.split} split has {available} examples: "
-            f"running {available} of n = {config.n}"
-        )
-    shards = plan(config, finished(records, retry_errors=config.retry_errors))
+    done = finished(records, retry_errors=config.retry_errors)
+    shards = []
+    for task in tasks:
+        available = len(examples_of(task))
+        if available < task.n:
+            console.print(
+                f"the {task.task} {task.split} split has {available} examples: "
+                f"running {available} of n = {task.n}"
+            )
+        shards += plan(task, done)
     stage("reading the run folder and examples")
     if shards:
-        _, model = task_and_model(config)  # load (or train) the model once before any worker needs it
-        check_weights(run_dir, weights_fingerprint(model.folder))
-        stage("loading the model")
+        for task in [t for t in tasks if any(shard.config.task == t.task for shard in shards)]:
+            _, model = task_and_model(task)  # load (or train) each model once before any worker needs it
+            check_weights(run_dir, weights_fingerprint(model.folder), task.task if len(tasks) > 1 else None)
+        stage("loading the models" if len(tasks) > 1 else "loading the model")
         _execute(config, shards, run_dir, metric_columns(config), console)
         stage("explaining and scoring")
     records = read_records(run_dir)
@@ -298,23 +305,25 @@ def _execute(
         console=console,
         disable=config.quiet or not console.is_terminal,
     )
-    todo: dict[str, int] = {}
+    todo: dict[tuple[str, str], int] = {}
     for shard in shards:
-        todo[shard.method] = todo.get(shard.method, 0) + len(shard.example_ids)
-    bars = {method: progress.add_task(f"{config.task} · {method}", total=n) for method, n in todo.items()}
-    overall = progress.add_task(f"{config.task} · all methods", total=sum(todo.values()))
+        key = (shard.config.task, shard.method)
+        todo[key] = todo.get(key, 0) + len(shard.example_ids)
+    bars = {key: progress.add_task(" · ".join(key), total=n) for key, n in todo.items()}
+    everything = " + ".join(dict.fromkeys(task for task, _ in todo))
+    overall = progress.add_task(f"{everything} · all methods", total=sum(todo.values()))
 
-    def advance(method: str, rows: int) -> None:
-        progress.advance(bars[method], rows)
+    def advance(task: str, method: str, rows: int) -> None:
+        progress.advance(bars[task, method], rows)
         progress.advance(overall, rows)
 
     def on_row(row: dict) -> None:
-        advance(row["method"], 1)
+        advance(row["task"], row["method"], 1)
 
     def on_shard(shard: Shard, rows: list[dict], rows_reported: bool) -> None:
         write_part(run_dir, rows, columns)
         if not rows_reported:
-            advance(shard.method, len(rows))
+            advance(shard.config.task, shard.method, len(rows))
 
     with progress:
         make_executor(config).map(shards, on_row, on_shard)

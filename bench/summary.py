@@ -43,7 +43,7 @@ def ranked_tables(summary: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[s
         cells = pd.DataFrame(index=sorted(set(group["method"])))
         for name in quality:
             part = group[group["metric"] == name].set_index("method")
-            cells[name] = part.apply(_cell, axis=1).reindex(cells.index).fillna("-")
+            cells[name] = part.apply(_cell, axis=1).reindex(cells.index).astype(object).fillna("-")
         for name, label in COST_COLUMNS.items():
             part = group[group["metric"] == name].set_index("method")["mean"]
             cells[label] = part.reindex(cells.index).map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")

@@ -16,6 +16,10 @@ from bench.types import Example
 
 register_task = TASKS.register
 
+SHARED_DATA = Path("../shared/data")
+"""Where this project's machines keep offline copies of task data, relative to the checkout (the
+README's commands run from it): a run without `data` reads a task's copy from here when present."""
+
 
 class Task:
     name: ClassVar[str]
@@ -26,11 +30,20 @@ class Task:
     has_rationale: ClassVar[bool] = False
     """Whether examples carry a ground-truth rationale (char spans for text, a pixel mask for images)."""
     labels: ClassVar[tuple[str, ...]] = ()
+    local_copy: ClassVar[str | None] = None
+    """The folder under SHARED_DATA holding an offline copy of the task's data, if one exists."""
 
     def __init__(self, data: str | Path | None = None, seed: int = 0, **params: Any) -> None:
         self.data = Path(data) if data is not None else None
         self.seed = seed
         self.params = params
+
+    @classmethod
+    def local_data(cls) -> str | None:
+        """The offline copy's path when this machine has it (else None: the task's own default)."""
+        if cls.local_copy is None or not (SHARED_DATA / cls.local_copy).exists():
+            return None
+        return str(SHARED_DATA / cls.local_copy)
 
     def examples(self, split: str = "test", n: int | None = None) -> list[Example]:
         """The first `n` examples of a split, in a fixed (seeded) order.

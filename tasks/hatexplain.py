@@ -70,6 +70,7 @@ class HateXplain(TextClassificationTask):
     """HateXplain hate/normal/offensive with majority-vote human rationales (hub or --data CSVs)."""
 
     name = "hatexplain"
+    local_copy = "hatexplain"
     has_rationale = True
     labels = ("hatespeech", "normal", "offensive")
     training = {"n_train": None, "epochs": 2, "max_length": 96}

@@ -53,6 +53,7 @@ class Movies(TextClassificationTask):
     """Movie-review sentiment with human rationales, truncated reviews (--data folder of JSONL)."""
 
     name = "movies"
+    local_copy = "movie_rationales"
     has_rationale = True
     labels = ("negative", "positive")
     training = {"n_train": 800, "epochs": 2, "max_length": 384}

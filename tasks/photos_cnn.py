@@ -27,11 +27,10 @@ from PIL import Image
 from bench.cnn import CNNModel
 from bench.errors import InputError
 from bench.models import Model
-from bench.task import Task, register_task
+from bench.task import SHARED_DATA, Task, register_task
 from bench.types import Example
 from tasks._sources import read_jsonl, seeded_first
 
-EXAMPLE_DATA = "../shared/data/images/coco128_seg"
 RATIONALES = ("union", "largest")
 MODEL_NAME = "efficientnet-lite0"
 INPUT_SIZE = 224
@@ -72,13 +71,17 @@ class PhotosCNN(Task):
     """COCO photos on EfficientNet-Lite0 (ImageNet), rationale = object masks (--data coco128_seg folder)."""
 
     name = "photos_cnn"
+    local_copy = "images/coco128_seg"
     modality = "image"
     model_kind = "image-classifier"
     has_rationale = True
 
     def __init__(self, data: str | Path | None = None, seed: int = 0, **params: Any) -> None:
         if data is None:
-            raise InputError(f"task 'photos_cnn' needs data=PATH, a coco128_seg folder (e.g. {EXAMPLE_DATA})")
+            raise InputError(
+                f"task 'photos_cnn' needs data=PATH, a coco128_seg folder, e.g. "
+                f"{SHARED_DATA / PhotosCNN.local_copy}"
+            )
         super().__init__(data=data, seed=seed, **params)
         self.rationale = params.get("rationale", "union")
         if self.rationale not in RATIONALES:

@@ -54,6 +54,7 @@ class SmsSpam(TextClassificationTask):
     """UCI SMS Spam Collection, spam vs ham (hub ucirvine/sms_spam or --data TSV/CSV)."""
 
     name = "sms_spam"
+    local_copy = "sms_spam"
     labels = ("ham", "spam")
     training = {"n_train": 1000, "epochs": 2, "max_length": 64}
 

@@ -63,6 +63,7 @@ class SquadQA(Task):
     """SQuAD v1.1 answers from a causal LM, rationale = the answer span in the context."""
 
     name = "squad_qa"
+    local_copy = "squad"
     model_kind = "causal-lm"
     has_rationale = True
 

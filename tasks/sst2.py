@@ -28,6 +28,7 @@ class Sst2(TextClassificationTask):
     """SST-2 sentence sentiment (hub stanfordnlp/sst2 or --data folder of TSVs)."""
 
     name = "sst2"
+    local_copy = "sst2"
     labels = ("negative", "positive")
     training = {"n_train": 2000, "epochs": 2, "max_length": 64}
 

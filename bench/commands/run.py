@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import fields, replace
+from datetime import UTC, datetime
 
 from bench.commands import add_dtype_argument
 from bench.errors import InputError
 from bench.run_config import DEFAULT_N, DEFAULT_TASK
+from bench.suites import SUITES, suite_names, suite_tasks
 
 
 def _names(text: str) -> list[str]:
@@ -32,6 +34,14 @@ def run(args: argparse.Namespace) -> int:
             "if you trust them, rerun with --allow-plugins (or name them with --plugins)"
         )
     given = {f.name: getattr(args, f.name, None) for f in fields(RunConfig)}
+    if args.suite is not None:
+        if args.task is not None:
+            raise InputError("--suite and --task both name the tasks; give one of them")
+        given["task"] = suite_tasks(args.suite)
+        if args.name is None and args.out is None:
+            given["name"] = f"{args.suite}-{datetime.now(UTC):%Y%m%d}"
+    elif args.task is not None:
+        given["task"] = args.task if len(args.task) > 1 else args.task[0]
     config = replace(config, **{key: value for key, value in given.items() if value is not None})
     if config.plugins:
         print(f"importing plugin modules: {', '.join(config.plugins)}", file=sys.stderr)
@@ -47,13 +57,24 @@ def register(commands: argparse._SubParsersAction) -> None:
         "(default results/<name>/). Rerunning into the same folder resumes.",
     )
     parser.add_argument("--config", help="a TOML run config (flags given here override it)")
-    parser.add_argument("--task", help=f"task name (default {DEFAULT_TASK})")
+    parser.add_argument(
+        "--task",
+        type=_names,
+        help=f"task name (default {DEFAULT_TASK}); several, comma-separated, run into one folder",
+    )
+    parser.add_argument(
+        "--suite",
+        choices=suite_names(),
+        help="a named list of tasks (bench/suites.py): "
+        + "; ".join(f"{name}: {', '.join(tasks)}" for name, tasks in SUITES.items())
+        + "; all: every task",
+    )
     parser.add_argument("--methods", type=_names, help="comma-separated (default: every applicable method)")
     parser.add_argument("--metrics", type=_names, help="comma-separated (default: every applicable metric)")
     parser.add_argument("--n", type=int, help=f"examples per method (default {DEFAULT_N})")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--split", help="task split (default test)")
-    parser.add_argument("--data", help="local data path of the task")
+    parser.add_argument("--data", help="local data path of the task (default: its offline copy if present)")
     parser.add_argument("--model", help="local model folder (default: the task's default model)")
     parser.add_argument(
         "--replacement", help="mask | pad | unk | delete (images: black | zero | mean | blur)"

@@ -20,22 +20,29 @@ PANEL = 2.2
 
 
 def task_images(run: FinishedRun, example_ids: list[str]) -> tuple[dict[str, np.ndarray], str]:
-    """Images by example id from the run's task, and a note ('' when every image was found)."""
+    """Images by example id from the run's image tasks, and a note ('' when every image was found)."""
     import importlib
 
     from bench.registry import TASKS
 
     config = run.config
+    names = config["task"] if isinstance(config["task"], list) else [config["task"]]
+    data = config.get("data")
+    images: dict[str, np.ndarray] = {}
     try:
         for module in config.get("plugins", []):
             importlib.import_module(module)
-        task = TASKS.get(config["task"])(data=config.get("data"), seed=int(config.get("seed", 0)))
-        examples = task.examples(config.get("split", "test"), config.get("n"))
+        for name in names:
+            task_class = TASKS.get(name)
+            if task_class.modality != "image":
+                continue
+            path = data.get(name) if isinstance(data, dict) else data
+            task = task_class(data=path, seed=int(config.get("seed", 0)))
+            examples = task.examples(config.get("split", "test"), config.get("n"))
+            images.update({e.id: np.asarray(e.inputs) for e in examples if e.id in set(example_ids)})
     except Exception as error:  # noqa: BLE001 - any failure only costs the overlay, said on the page
         return {}, f"images not overlaid: task {config.get('task')!r} could not be loaded here ({error})"
-    wanted = set(example_ids)
-    images = {e.id: np.asarray(e.inputs) for e in examples if e.id in wanted}
-    missing = wanted - set(images)
+    missing = set(example_ids) - set(images)
     return images, f"no image found for {len(missing)} examples" if missing else ""
 
 

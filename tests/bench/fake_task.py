@@ -1,6 +1,7 @@
 """A fake task for the runner tests, imported as a run plugin (`plugins=["tests.bench.fake_task"]`)
 so subprocess and Ray workers register it too: a few spam-like texts over the tiny vocabulary,
-rationales as character spans, and the tiny BERT as its default model. It also registers test
+rationales as character spans, and the tiny BERT as its default model (`fake-plain`: the
+same texts without rationales). It also registers test
 methods: `fake-failing` (raises on one example, returns NaN on another), `fake-slow`
 (deterministic scores, slow enough to be killed mid-run) and `fake-deleting-loo` (leave-one-out
 by deletion, loo_tau's own reference) and `fake-flaky` (fails until a marker file is gone)."""
@@ -51,6 +52,18 @@ class FakeSpam(Task):
 
     def default_model(self) -> Model:
         return tiny_bert()
+
+
+@register_task("fake-plain")
+class FakePlain(FakeSpam):
+    """The same texts without rationales, for runs of several tasks."""
+
+    name = "fake-plain"
+    has_rationale = False
+
+    def examples(self, split: str = "test", n: int | None = None) -> list[Example]:
+        chosen = TEXTS if n is None else TEXTS[:n]
+        return [Example(f"plain-{i}", text, label) for i, (text, label, _) in enumerate(chosen)]
 
 
 @register_method("fake-failing")

@@ -37,7 +37,7 @@ def fake_registrations():
     """The plugin registers a fake task and methods; take them out again after this module."""
     yield
     for registry, names in (
-        (TASKS, ["fake-spam"]),
+        (TASKS, ["fake-spam", "fake-plain"]),
         (METHODS, ["fake-failing", "fake-slow", "fake-deleting-loo", "fake-flaky"]),
     ):
         for name in names:
@@ -285,3 +285,58 @@ def test_the_dtype_is_part_of_the_run_and_float32_keeps_older_hashes(tmp_path):
     bench.run(RunConfig.from_toml(saved))
     with pytest.raises(InputError, match="dtype: 'float32' -> 'mixed'"):
         bench.run(config(tmp_path / "plain", methods=["occlusion"], n=2))
+
+
+def test_several_tasks_run_into_one_folder_each_as_it_would_alone(tmp_path):
+    summary = bench.run(config(tmp_path / "suite", task=["fake-spam", "fake-plain"]))
+    records = read_records(tmp_path / "suite")
+    assert records["error"].isna().all()
+    assert records.groupby("task").size().to_dict() == {"fake-plain": 8, "fake-spam": 8}
+    plain = records[records["task"] == "fake-plain"]
+    assert plain["metric_auprc"].isna().all() and plain["metric_deletion"].notna().all()
+    assert set(summary["task"]) == {"fake-spam", "fake-plain"}
+    assert "auprc" not in set(summary[summary["task"] == "fake-plain"]["metric"])
+    saved = RunConfig.from_toml(tmp_path / "suite" / "config.toml")
+    assert saved.task == ["fake-spam", "fake-plain"]
+    # a task's rows are the rows a run of that task alone records
+    bench.run(config(tmp_path / "alone", task="fake-spam"))
+    alone = sorted_records(tmp_path / "alone")
+    together = records[records["task"] == "fake-spam"].sort_values(["method", "example_id"])
+    assert_same_values(together.reset_index(drop=True), alone, atol=1e-6)
+    # resuming runs nothing more; each task's weights are fingerprinted
+    parts = sorted((tmp_path / "suite" / "records").glob("part-*.parquet"))
+    bench.run(config(tmp_path / "suite", task=["fake-spam", "fake-plain"]))
+    assert sorted((tmp_path / "suite" / "records").glob("part-*.parquet")) == parts
+    meta = json.loads((tmp_path / "suite" / "meta.json").read_text())
+    assert set(meta["task_weights"]) == {"fake-spam", "fake-plain"}
+
+
+def test_a_run_of_several_tasks_refuses_settings_that_name_one(tmp_path):
+    with pytest.raises(InputError, match="model names one model"):
+        config(tmp_path, task=["fake-spam", "fake-plain"], model="some/folder").resolved()
+    with pytest.raises(InputError, match="data names one path"):
+        config(tmp_path, task=["fake-spam", "fake-plain"], data="some/folder").resolved()
+    with pytest.raises(InputError, match=r"\[data\] names sst2, not a task of this run"):
+        config(tmp_path, task=["fake-spam", "fake-plain"], data={"sst2": "x"}).resolved()
+    with pytest.raises(InputError, match="task must be a name or a list of names"):
+        config(tmp_path, task=[]).resolved()
+    # records of a task the config does not name are another run's
+    bench.run(config(tmp_path, task="fake-plain", methods=["random"], n=2))
+    (tmp_path / "config.toml").write_text(config(tmp_path, task="fake-spam", methods=["random"], n=2)
+                                          .resolved().to_toml())  # fmt: skip
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    meta["config_hash"] = config(tmp_path, task="fake-spam", methods=["random"], n=2).resolved().identity_hash()
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="holds records with task fake-plain but its config says 'fake-spam'"):
+        bench.run(config(tmp_path, task="fake-spam", methods=["random"], n=2))
+
+
+def test_the_cli_takes_a_list_of_tasks_or_a_named_suite(tmp_path, capsys):
+    from bench.cli import main
+
+    out = tmp_path / "run"
+    flags = ["--plugins", PLUGIN, "--methods", "random", "--n", "2", "--quiet", "--out", str(out)]
+    assert main(["run", "--task", "fake-spam,fake-plain", *flags]) == 0
+    assert set(read_records(out)["task"]) == {"fake-spam", "fake-plain"}
+    assert main(["run", "--suite", "text", "--task", "spam", *flags]) == 2
+    assert "--suite and --task both name the tasks" in capsys.readouterr().err
