@@ -51,7 +51,6 @@ def tiny_protocol(monkeypatch):
         task="fake-spam",
         methods=("atman", "gae", "input-x-gradient", "random"),
         extra_methods=("occlusion",),
-        data=None,
         plugins=("tests.bench.fake_task",),
     )
     monkeypatch.setitem(reproduce_module.PROTOCOLS, "atman-squad", tiny)
