@@ -1,16 +1,16 @@
 """Measure what an explanation costs: wall time, passes counted by the adapter, peak memory.
 
-Peak memory is `torch.cuda.max_memory_allocated` on GPU. On CPU, torch's allocations are
-invisible to tracemalloc, so a sampler thread reads the process's resident set size and
-reports the peak above the level at the start. RSS is cheap but misses memory the allocator
-frees and reuses; `allocated_peak_bytes` counts every allocation (through the profiler, which
-slows the call), for benchmarks that compare methods' memory.
+Peak memory is the allocator's peak above its level at the start. On GPU it is
+`torch.cuda.max_memory_allocated`, free to read, so every explanation carries it. On CPU torch
+keeps no such counter: `allocated_peak_bytes` sums the profiler's allocation and free events,
+which slows the call it watches, so it runs as a separate call (a run measures each method's
+first example that way; `bench.perf` every row it reports). The resident set size, the other
+cheap CPU measure, misses memory the allocator frees and reuses (it reported 0.004 MiB for an
+explanation that allocates megabytes), so it is not used.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,42 +20,11 @@ import torch
 
 from bench.types import Cost
 
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def resident_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * _PAGE_SIZE
-    except OSError:  # not Linux: fall back to the lifetime peak, coarser but honest
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-class _PeakSampler(threading.Thread):
-    def __init__(self, interval: float = 0.002) -> None:
-        super().__init__(daemon=True)
-        self.interval = interval
-        self.start_bytes = resident_bytes()
-        self.peak_bytes = self.start_bytes
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            self.peak_bytes = max(self.peak_bytes, resident_bytes())
-            self._stop_event.wait(self.interval)
-
-    def stop(self) -> int:
-        self._stop_event.set()
-        self.join()
-        self.peak_bytes = max(self.peak_bytes, resident_bytes())
-        return self.peak_bytes - self.start_bytes
-
 
 @contextmanager
 def measure(counter: PassCounter, device: torch.device) -> Iterator[Cost]:
-    """Fill a Cost while the body runs: time, the counter's passes, and peak memory."""
+    """Fill a Cost while the body runs: time, the counter's passes, and on GPU peak memory (on
+    CPU it stays None: see the module's docstring)."""
     cost = Cost()
     forward0, backward0 = counter.forward, counter.backward
     on_gpu = device.type == "cuda"
@@ -63,10 +32,6 @@ def measure(counter: PassCounter, device: torch.device) -> Iterator[Cost]:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
-        sampler = None
-    else:
-        sampler = _PeakSampler()
-        sampler.start()
     start = time.perf_counter()
     try:
         yield cost
@@ -74,8 +39,6 @@ def measure(counter: PassCounter, device: torch.device) -> Iterator[Cost]:
         if on_gpu:
             torch.cuda.synchronize(device)
             cost.peak_memory_bytes = int(torch.cuda.max_memory_allocated(device) - base)
-        else:
-            cost.peak_memory_bytes = int(sampler.stop())
         cost.seconds = time.perf_counter() - start
         cost.forward_passes = counter.forward - forward0
         cost.backward_passes = counter.backward - backward0

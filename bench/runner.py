@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench.api import get_method
 from bench.breakdown import method_breakdown, print_breakdown, write_breakdown
+from bench.cost import allocated_peak_bytes
 from bench.evaluate import candidate_mask, rationale_mask, score_explanation
 from bench.executors import make_executor
 from bench.models import Model, load_model
@@ -132,6 +133,12 @@ def run_row(config: RunConfig, model: Model, example: Example, method_name: str)
         explanation = method.explain(model, encoded)
         row["scores"] = explanation.scores.tolist()
         row.update({f"cost_{key}": value for key, value in explanation.cost.as_dict().items()})
+        if explanation.cost.peak_memory_bytes is None and example.id == examples_of(config)[0].id:
+            # CPU: the allocator's peak through the profiler, which would slow every row it
+            # watched; one example per method, apart from the timed call (bench.cost)
+            row["cost_peak_memory_bytes"] = allocated_peak_bytes(
+                lambda: method.explain(model, encoded), model.device
+            )
         metrics = [m for m in config.metrics if METRICS.get(m).family != "cost"]
         if mask is None:
             metrics = [m for m in metrics if not METRICS.get(m).needs_rationale]

@@ -35,7 +35,8 @@ class Cost:
     seconds: float = 0.0
     forward_passes: int = 0
     backward_passes: int = 0
-    peak_memory_bytes: int = 0
+    peak_memory_bytes: int | None = None
+    """The allocator's peak above its starting level; None where not measured (CPU, bench.cost)."""
 
     def as_dict(self) -> dict[str, float]:
         return {

@@ -98,9 +98,12 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(str(i), Text(token), f"{score:+.4f} {bar}")
     Console().print(table)
     cost = explanation.cost
+    memory = (
+        "" if cost.peak_memory_bytes is None else f"peak memory {cost.peak_memory_bytes / 2**20:.1f} MiB, "
+    )
     print(
         f"cost: {cost.seconds:.3f} s, {cost.forward_passes} forward / {cost.backward_passes} backward, "
-        f"peak memory {cost.peak_memory_bytes / 2**20:.1f} MiB, {model.precision}"
+        f"{memory}{model.precision}"
     )
     return 0
 

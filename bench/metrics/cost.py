@@ -17,7 +17,8 @@ class CostMetric(Metric):
         return f"cost_{cls.field}"
 
     def compute(self, evidence: Evidence) -> float:
-        return float(getattr(evidence.explanation.cost, self.field))
+        value = getattr(evidence.explanation.cost, self.field)
+        return float("nan") if value is None else float(value)  # peak memory: not measured on CPU
 
 
 for _name, _field in (

@@ -15,7 +15,7 @@ PANEL = (4.6, 3.8)
 MIB = 2**20
 COSTS = (
     ("cost_seconds", 1.0, "seconds per explanation"),
-    ("cost_peak_memory_bytes", MIB, "peak MiB per explanation"),
+    ("cost_peak_memory_bytes", MIB, "peak MiB per explanation (allocator; CPU: first example)"),
 )
 QUALITY = (("metric_deletion", "deletion AUC ↓"), ("metric_insertion", "insertion AUC ↑"))
 

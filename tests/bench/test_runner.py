@@ -340,3 +340,21 @@ def test_the_cli_takes_a_list_of_tasks_or_a_named_suite(tmp_path, capsys):
     assert set(read_records(out)["task"]) == {"fake-spam", "fake-plain"}
     assert main(["run", "--suite", "text", "--task", "spam", *flags]) == 2
     assert "--suite and --task both name the tasks" in capsys.readouterr().err
+
+
+def test_peak_memory_on_cpu_is_the_allocators_measured_on_each_methods_first_example(tmp_path):
+    from bench.api import get_method
+    from bench.cost import allocated_peak_bytes
+
+    bench.run(config(tmp_path, methods=["atman", "attention"], n=3))
+    records = sorted_records(tmp_path).set_index(["method", "example_id"])["cost_peak_memory_bytes"]
+    assert records.loc[:, "fake-1"].isna().all() and records.loc[:, "fake-2"].isna().all()
+    _, model = task_and_model(RunConfig.from_toml(tmp_path / "config.toml"))
+    example = TASKS.get("fake-spam")().examples(n=1)[0]
+    encoded = model.encode(example.inputs, example.target)
+    for method in ("atman", "attention"):
+        explainer = get_method(method)
+        expected = allocated_peak_bytes(lambda: explainer.explain(model, encoded), model.device)
+        assert records[method, "fake-0"] == pytest.approx(expected, rel=0.05)
+    # AtMan holds its variants' activations at once; raw attention one pass's
+    assert records["atman", "fake-0"] > 2 * records["attention", "fake-0"]
