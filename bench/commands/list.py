@@ -1,5 +1,5 @@
 """`xai-bench list`: the registered methods (with what they apply to), tasks, metrics (family,
-direction, modalities, the protocol settings they read) and evaluation protocols."""
+direction, modalities, the protocol settings they read), suites and evaluation protocols."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 
 from bench.evaluate import DEFAULT_FAMILIES
 from bench.registry import METHODS, METRICS, PROTOCOLS, TASKS
+from bench.suites import suite_names, suite_tasks
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,6 +22,9 @@ def run(args: argparse.Namespace) -> int:
     print("tasks:")
     for name, cls in TASKS.items():
         print(f"  {name:<22} {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else ''}")
+    print("suites (--suite):")
+    for name in suite_names():
+        print(f"  {name:<22} {', '.join(suite_tasks(name))}")
     print(
         f"metrics (a run scores the families {', '.join(DEFAULT_FAMILIES)} unless --families says otherwise):"
     )
@@ -38,4 +42,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    commands.add_parser("list", help="list methods, tasks, metrics and protocols").set_defaults(run=run)
+    parser = commands.add_parser("list", help="list methods, tasks, suites, metrics and protocols")
+    parser.set_defaults(run=run)

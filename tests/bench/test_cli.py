@@ -28,6 +28,10 @@ def test_list_shows_methods_with_modalities(capsys):
         line = next(line for line in lines if line.split()[:1] == [name])
         assert metric.family in line and ("higher" if metric.higher_is_better else "lower") in line
     assert set(PROTOCOLS.names()) == {"eraser", "ferret", "xai-bench"}
+    from bench.suites import SUITES
+
+    for name, tasks in SUITES.items():
+        assert any(line.split() == [name, *(f"{t}," for t in tasks[:-1]), tasks[-1]] for line in lines)
     assert all(any(line.split()[:1] == [name] for line in lines) for name in PROTOCOLS.names())
 
 
