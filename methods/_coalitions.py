@@ -1,4 +1,4 @@
-"""Feature coalitions for the sampling-based methods (shap, kernel-shap, lime).
+"""Feature coalitions for the sampling-based methods (shap, kernel-shap, shapley-sampling, lime).
 
 A feature is one non-special explained position: a text token, a ViT patch or a CNN grid cell.
 Special positions ([CLS], [SEP], BOS) are always kept and score 0. A coalition says which
@@ -15,7 +15,7 @@ forward passes through the adapter, so its pass counter sees every one.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -29,6 +29,9 @@ from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS, Perturber
 COALITION_DEFAULTS = {"seed": 0, "baseline": "mask", "image_baseline": "black", "batch_size": 64}
 """Parameters every coalition method takes: its seed, how features are removed, rows per forward."""
 COALITION_BOUNDS = {"seed": (0, math.inf), "batch_size": (1, math.inf)}
+
+CoalitionValue = Callable[[np.ndarray], np.ndarray]
+"""(V, n_features) bool, True = present -> (V,) float64 values to explain."""
 
 
 class Coalitions:
@@ -102,3 +105,22 @@ def seeded(seed: int) -> Iterator[None]:
             yield
         finally:
             np.random.set_state(numpy_state)
+
+
+def captum_coalition_values(
+    attribution: type, value: CoalitionValue, n_features: int, seed: int, **kwargs: object
+) -> np.ndarray:
+    """A captum perturbation method (`attribution`, e.g. KernelShap) over `n_features` binary
+    features of the set function `value`: the input is all ones (every feature present), the
+    baseline all zeros (every feature removed); `kwargs` go to its `attribute`; seeded."""
+
+    def forward(coalitions: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(value(coalitions.numpy() > 0.5))
+
+    with seeded(seed):
+        values = attribution(forward).attribute(
+            torch.ones(1, n_features, dtype=torch.float64),
+            baselines=torch.zeros(1, n_features, dtype=torch.float64),
+            **kwargs,
+        )
+    return values[0].double().numpy()

@@ -11,36 +11,34 @@ f(x) - f(all removed) up to the regression's fit (approximate efficiency, not ex
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
 from captum.attr import KernelShap
 
 from bench.method import register_method
-from methods._coalitions import COALITION_BOUNDS, COALITION_DEFAULTS, CoalitionMethod, Coalitions, seeded
-
-CoalitionValue = Callable[[np.ndarray], np.ndarray]
-"""(V, n_features) bool, True = present -> (V,) float64 values to explain."""
+from methods._coalitions import (
+    COALITION_BOUNDS,
+    COALITION_DEFAULTS,
+    CoalitionMethod,
+    Coalitions,
+    CoalitionValue,
+    captum_coalition_values,
+)
 
 
 def kernel_shap_values(
     value: CoalitionValue, n_features: int, n_samples: int, seed: int, batch_size: int = 64
 ) -> np.ndarray:
     """captum KernelShap over `n_features` binary features of the set function `value`."""
-
-    def forward(coalitions: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(value(coalitions.numpy() > 0.5))
-
-    with seeded(seed):
-        values = KernelShap(forward).attribute(
-            torch.ones(1, n_features, dtype=torch.float64),
-            baselines=torch.zeros(1, n_features, dtype=torch.float64),
-            n_samples=int(n_samples),
-            perturbations_per_eval=int(batch_size),
-        )
-    return values[0].double().numpy()
+    return captum_coalition_values(
+        KernelShap,
+        value,
+        n_features,
+        seed,
+        n_samples=int(n_samples),
+        perturbations_per_eval=int(batch_size),
+    )
 
 
 @register_method("kernel-shap")
