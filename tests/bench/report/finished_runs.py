@@ -123,6 +123,39 @@ def text_run(path: Path, replacements: tuple[str, ...] = ("mask",)) -> Path:
     return write_run(path, text_records(replacements), config, summary_table("fake-text"))
 
 
+MULTI_TASKS = ("fake-a", "fake-b")
+
+
+def multi_task_records() -> pd.DataFrame:
+    """`text_records` of two tasks (ids prefixed by the task, the same error row in each), with
+    comprehensiveness where atman and gae tie on every example and random is lowest. (The report's
+    heatmaps cannot yet tell apart two tasks' examples of the same id.)"""
+    frames = []
+    for task in MULTI_TASKS:
+        records = text_records().assign(task=task)
+        example = records["example_id"].str.removeprefix("ex-").astype(int)
+        records["example_id"] = task + ":" + records["example_id"]
+        level = records["method"].map({"atman": 0.8, "gae": 0.8, "random": 0.2})
+        records["metric_comprehensiveness"] = level + 0.01 * example
+        records.loc[records["error"].notna(), "metric_comprehensiveness"] = None
+        frames.append(records)
+    return pd.concat(frames, ignore_index=True)
+
+
+def multi_task_run(path: Path) -> Path:
+    """A suite's run folder: rows of both MULTI_TASKS in one records part, its summary computed."""
+    from bench.stats import summarize
+
+    metrics = ["comprehensiveness", *TEXT_METRICS]
+    config = (
+        f'task = "{",".join(MULTI_TASKS)}"\nmethods = ["atman", "gae", "random"]\n'
+        f"metrics = {json.dumps(metrics)}\nn = {N_EXAMPLES}\nseed = 0\n"
+        'replacement = "mask"\nname = "suite"\n'
+    )
+    records = multi_task_records()
+    return write_run(path, records, config, summarize(records, metrics))
+
+
 GRID = (2, 3)
 
 
