@@ -13,6 +13,8 @@ from rich.text import Text
 
 from bench.atomic import write_atomic
 from bench.protocol import DEFAULT_PROTOCOL, is_registered, metric_of, split_key
+from bench.ranking import NOTE, ranking_lines
+from bench.records import read_records
 from bench.stats import TAUTOLOGICAL, rank_label
 
 COST_COLUMNS = {
@@ -98,6 +100,8 @@ def write_summary(run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str]) 
         renamed = cells.rename(columns=_direction).rename_axis("method")
         lines += [f"## {title}", "", renamed.to_markdown(), ""]
     lines += [*footnotes(summary), ""] if footnotes(summary) else []
+    verdicts = ranking_lines(read_records(run_dir), list(metrics))
+    lines += ["## Rankings", "", NOTE, "", *(f"- {line}" for line in verdicts), ""] if verdicts else []
     lines += ["## All values", "", summary.to_markdown(index=False), ""]
     write_atomic(Path(run_dir) / "summary.md", "\n".join(lines))
 

@@ -15,6 +15,7 @@ from bench.report import heatmaps, patches
 from bench.report.agreement import plot_agreement
 from bench.report.bars import plot_bars
 from bench.report.cost import plot_cost
+from bench.report.critical_difference import plot_critical_difference, ranking_notes
 from bench.report.curves import plot_curves
 from bench.report.figures import FigureFile, Skipped
 from bench.report.finished_run import FinishedRun, load_run
@@ -158,6 +159,9 @@ def make_report(run_dir: str | Path) -> Path:
         summary_section(run),
         f"<h2>Heatmaps (first {HEATMAP_EXAMPLES} examples; scroll inside the box)</h2>",
         f'<div class="heatmaps">{heatmap_section(run, heatmaps_dir, root)}</div>',
+        "<h2>Rankings across examples and tasks</h2>",
+        *(f"<p>{html.escape(line)}</p>" for line in ranking_notes(run)),
+        *(_figure_section(item, root) for item in plot_critical_difference(run, figures_dir)),
         "<h2>Figures</h2>",
         *(_figure_section(item, root) for item in figures),
         "<h2>Reproducibility</h2>",
