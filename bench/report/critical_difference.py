@@ -59,9 +59,13 @@ def draw_critical_difference(ranking: Ranking, colours: dict[str, tuple]) -> Fig
     ranks = ranking.average_ranks
     k = len(ranks)
     labels = [f"{method}  {rank:.2f}" for method, rank in ranks.items()]
+    arrow = "↑" if metric_of(ranking.metric).higher_is_better else "↓"
+    friedman = "" if math.isnan(ranking.friedman_p) else f" · Friedman p = {ranking.friedman_p:.2g}"
+    title = f"{ranking.metric} {arrow} {ranking.scope} · {ranking.n} examples{friedman}"
     textspace = 0.3 + CHAR_WIDTH * max(len(label) for label in labels)
     scalewidth = max(3.0, 0.4 * (k - 1))
-    width = 2 * textspace + scalewidth
+    width = max(2 * textspace + scalewidth, 0.2 + CHAR_WIDTH * len(title))
+    textspace = (width - scalewidth) / 2
     cliques = ranking.cliques
     first_row = AXIS_Y + 0.15 + BAR_GAP * len(cliques) + 0.15
     half = math.ceil(k / 2)
@@ -76,10 +80,7 @@ def draw_critical_difference(ranking: Ranking, colours: dict[str, tuple]) -> Fig
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
     ax.set_axis_off()
-    arrow = "↑" if metric_of(ranking.metric).higher_is_better else "↓"
-    friedman = "" if math.isnan(ranking.friedman_p) else f" · Friedman p = {ranking.friedman_p:.2g}"
-    ax.text(0.1, 0.2, f"{ranking.metric} {arrow} {ranking.scope} · {ranking.n} examples{friedman}",
-            fontsize=FONT, va="center")  # fmt: skip
+    ax.text(0.1, 0.2, title, fontsize=FONT, va="center")
     ax.plot([position(1), position(k)], [AXIS_Y, AXIS_Y], color="black", linewidth=1.5)
     for step in range(2 * (k - 1) + 1):
         rank = 1 + step / 2
@@ -120,7 +121,8 @@ def caption(ranking: Ranking, family: str) -> str:
     if ranking.left_out:
         notes.append("Not ranked: " + "; ".join(f"{m} ({why})" for m, why in ranking.left_out.items()) + ".")
     if ranking.dropped_blocks:
-        notes.append(f"{ranking.dropped_blocks} examples where some method has no value are left out.")
+        count = ranking.dropped_blocks
+        notes.append(f"{count} example{'s' if count > 1 else ''} where some method has no value left out.")
     return " ".join(notes)
 
 
