@@ -82,7 +82,18 @@ def _direction(name: str) -> str:
     return f"{name} {'↑' if metric_of(name).higher_is_better else '↓'}"
 
 
-def write_summary(run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str]) -> None:
+def failed_rows(records: pd.DataFrame) -> pd.DataFrame:
+    """Per task, model, method and error message: how many rows failed with it."""
+    failed = records[records["error"].notna()] if "error" in records else records.iloc[:0]
+    keys = ["task", "model", "method", "error"]
+    return failed.groupby(keys, sort=True).size().rename("rows").reset_index() if len(failed) else None
+
+
+def write_summary(
+    run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str], failures: pd.DataFrame | None = None
+) -> None:
+    """`failures` (`failed_rows`) are listed under the tables, so a method that never ran (e.g. not
+    applicable to the model, or its optional extra not installed) is named with the reason."""
     write_atomic(Path(run_dir) / "summary.csv", summary.to_csv(index=False))
     lines = [
         "# Summary",
@@ -98,6 +109,13 @@ def write_summary(run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str]) 
         renamed = cells.rename(columns=_direction).rename_axis("method")
         lines += [f"## {title}", "", renamed.to_markdown(), ""]
     lines += [*footnotes(summary), ""] if footnotes(summary) else []
+    if failures is not None:
+        lines += ["## Rows not run", ""]
+        lines += [
+            f"- {row.task} / {row.model}, {row.method}: {row.rows} row(s): {row.error}"
+            for row in failures.itertuples()
+        ]
+        lines += [""]
     lines += ["## All values", "", summary.to_markdown(index=False), ""]
     write_atomic(Path(run_dir) / "summary.md", "\n".join(lines))
 

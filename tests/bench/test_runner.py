@@ -106,6 +106,9 @@ def test_failing_method_becomes_error_rows_and_the_run_goes_on(tmp_path):
     assert records.loc["random", "error"].isna().all()
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert summary[(summary["method"] == "fake-failing") & (summary["metric"] == "deletion")]["n"].item() == 4
+    text = (tmp_path / "summary.md").read_text()
+    assert ", fake-failing: 2 row(s): RuntimeError: fake failure on a prize\n" in text
+    assert "random:" not in text.split("## Rows not run")[1].split("##")[0]
 
 
 def test_rerun_skips_finished_rows_and_changed_config_is_refused(tmp_path):
