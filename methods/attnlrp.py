@@ -56,11 +56,10 @@ def lxt_efficient() -> ModuleType | str:
     return lxt.efficient
 
 
-def require_lxt() -> ModuleType:
-    lxt = lxt_efficient()
-    if isinstance(lxt, str):
-        raise NotApplicableError(lxt)
-    return lxt
+def require_lxt() -> None:
+    reason = lxt_efficient()
+    if isinstance(reason, str):
+        raise NotApplicableError(reason)
 
 
 def modeling_module(model: Model) -> ModuleType:
