@@ -288,7 +288,7 @@ def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFr
     records = read_records(run_dir)
     keys = config.metric_keys()
     summary = summarize(records, keys, seed=config.seed)
-    write_summary(run_dir, summary, keys)
+    write_summary(run_dir, summary, keys, records)
     stage("summary")
     errors = int(records["error"].notna().sum()) if len(records) else 0
     breakdown = method_breakdown(records)

@@ -14,7 +14,6 @@ from rich.text import Text
 from bench.atomic import write_atomic
 from bench.protocol import DEFAULT_PROTOCOL, is_registered, metric_of, split_key
 from bench.ranking import NOTE, ranking_lines
-from bench.records import read_records
 from bench.stats import TAUTOLOGICAL, rank_label
 
 COST_COLUMNS = {
@@ -84,7 +83,18 @@ def _direction(name: str) -> str:
     return f"{name} {'↑' if metric_of(name).higher_is_better else '↓'}"
 
 
-def write_summary(run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str]) -> None:
+def failed_rows(records: pd.DataFrame) -> pd.DataFrame:
+    """Per task, model, method and error message: how many rows failed with it."""
+    failed = records[records["error"].notna()] if "error" in records else records.iloc[:0]
+    return failed.groupby(["task", "model", "method", "error"], sort=True).size().rename("rows").reset_index()
+
+
+def write_summary(
+    run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str], records: pd.DataFrame
+) -> None:
+    """summary.csv and summary.md: the tables, the rankings' verdicts, and the rows that failed
+    with their reasons, so a method that never ran (not applicable to the model, its optional
+    extra not installed) is named with why."""
     write_atomic(Path(run_dir) / "summary.csv", summary.to_csv(index=False))
     lines = [
         "# Summary",
@@ -100,8 +110,16 @@ def write_summary(run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str]) 
         renamed = cells.rename(columns=_direction).rename_axis("method")
         lines += [f"## {title}", "", renamed.to_markdown(), ""]
     lines += [*footnotes(summary), ""] if footnotes(summary) else []
-    verdicts = ranking_lines(read_records(run_dir), list(metrics))
+    verdicts = ranking_lines(records, list(metrics))
     lines += ["## Rankings", "", NOTE, "", *(f"- {line}" for line in verdicts), ""] if verdicts else []
+    failures = failed_rows(records)
+    if len(failures):
+        lines += ["## Rows not run", ""]
+        lines += [
+            f"- {row.task} / {row.model}, {row.method}: {row.rows} row(s): {row.error}"
+            for row in failures.itertuples()
+        ]
+        lines += [""]
     lines += ["## All values", "", summary.to_markdown(index=False), ""]
     write_atomic(Path(run_dir) / "summary.md", "\n".join(lines))
 

@@ -106,6 +106,9 @@ def test_failing_method_becomes_error_rows_and_the_run_goes_on(tmp_path):
     assert records.loc["random", "error"].isna().all()
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert summary[(summary["method"] == "fake-failing") & (summary["metric"] == "deletion")]["n"].item() == 4
+    text = (tmp_path / "summary.md").read_text()
+    assert ", fake-failing: 2 row(s): RuntimeError: fake failure on a prize\n" in text
+    assert "random:" not in text.split("## Rows not run")[1].split("##")[0]
 
 
 def test_rerun_skips_finished_rows_and_changed_config_is_refused(tmp_path):
@@ -322,12 +325,14 @@ def test_a_run_of_several_tasks_refuses_settings_that_name_one(tmp_path):
         config(tmp_path, task=[]).resolved()
     # records of a task the config does not name are another run's
     bench.run(config(tmp_path, task="fake-plain", methods=["random"], n=2))
-    (tmp_path / "config.toml").write_text(config(tmp_path, task="fake-spam", methods=["random"], n=2)
-                                          .resolved().to_toml())  # fmt: skip
+    other = config(tmp_path, task="fake-spam", methods=["random"], n=2).resolved()
+    (tmp_path / "config.toml").write_text(other.to_toml())
     meta = json.loads((tmp_path / "meta.json").read_text())
-    meta["config_hash"] = config(tmp_path, task="fake-spam", methods=["random"], n=2).resolved().identity_hash()
+    meta["config_hash"] = other.identity_hash()
     (tmp_path / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(InputError, match="holds records with task fake-plain but its config says 'fake-spam'"):
+    with pytest.raises(
+        InputError, match="holds records with task fake-plain but its config says 'fake-spam'"
+    ):
         bench.run(config(tmp_path, task="fake-spam", methods=["random"], n=2))
 
 
@@ -354,7 +359,7 @@ def test_peak_memory_on_cpu_is_the_allocators_measured_on_each_methods_first_exa
     encoded = model.encode(example.inputs, example.target)
     for method in ("atman", "attention"):
         explainer = get_method(method)
-        expected = allocated_peak_bytes(lambda: explainer.explain(model, encoded), model.device)
+        expected = allocated_peak_bytes(lambda e=explainer: e.explain(model, encoded), model.device)
         assert records[method, "fake-0"] == pytest.approx(expected, rel=0.05)
     # AtMan holds its variants' activations at once; raw attention one pass's
     assert records["atman", "fake-0"] > 2 * records["attention", "fake-0"]

@@ -92,6 +92,8 @@ def test_the_page_and_summary_md_carry_the_verdicts(suite_run):
     section = page.split("<h2>Rankings across examples and tasks</h2>")[1].split("<h2>Figures</h2>")[0]
     assert f"<p>{VERDICT}. 2 of 3 method pairs separated" in section
     assert section.count("<figure>") == 6
-    write_summary(suite_run.path, suite_run.summary, list(pd.unique(suite_run.summary["metric"])))
+    write_summary(
+        suite_run.path, suite_run.summary, list(pd.unique(suite_run.summary["metric"])), suite_run.records
+    )
     text = (suite_run.path / "summary.md").read_text()
     assert "## Rankings" in text and f"- {VERDICT.replace('&lt;', '<')}. 2 of 3" in text
