@@ -64,6 +64,12 @@ class Method:
     def modalities(cls) -> tuple[str, ...]:
         return tuple(sorted({"image" if kind == "image-classifier" else "text" for kind in cls.model_kinds}))
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why the method cannot run in this environment (an optional extra missing), else None;
+        runs leave such a method out of their default methods and their summary says why."""
+        return None
+
     def check_applicable(self, model: Model) -> None:
         if model.kind not in self.model_kinds:
             raise NotApplicableError(

@@ -164,7 +164,9 @@ class RunConfig:
             return self._resolved_suite(tasks)
         task = TASKS.get(tasks[0])
         methods = self.methods or [
-            name for name, method in METHODS.items() if task.model_kind in method.model_kinds
+            name
+            for name, method in METHODS.items()
+            if task.model_kind in method.model_kinds and method.unavailable() is None
         ]
         for name in methods:
             METHODS.get(name)
@@ -264,6 +266,18 @@ class RunConfig:
             single = replace(self, task=name, data=data, methods=methods, metrics=metrics, params=params)
             configs.append(single.resolved())
         return configs
+
+    def skipped_methods(self) -> dict[str, str]:
+        """Registered methods that apply to a task of this (resolved) run but that it does not
+        run because they cannot run here (`Method.unavailable`), with the reason."""
+        kinds = {TASKS.get(name).model_kind for name in self.task_names()}
+        return {
+            name: reason
+            for name, method in METHODS.items()
+            if name not in self.methods
+            and kinds & set(method.model_kinds)
+            and (reason := method.unavailable()) is not None
+        }
 
     def metric_keys(self) -> list[str]:
         """The keys of every metric value the run records (`bench.protocol.metric_keys`)."""

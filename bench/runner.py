@@ -288,13 +288,16 @@ def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFr
     records = read_records(run_dir)
     keys = config.metric_keys()
     summary = summarize(records, keys, seed=config.seed)
-    write_summary(run_dir, summary, keys, records)
+    skipped = config.skipped_methods()
+    write_summary(run_dir, summary, keys, records, skipped)
     stage("summary")
     errors = int(records["error"].notna().sum()) if len(records) else 0
     breakdown = method_breakdown(records)
     write_breakdown(run_dir, breakdown, stages)
     print_summary(summary, keys, Console(quiet=config.quiet, markup=False))
     print_breakdown(breakdown, stages, console)
+    for name, reason in skipped.items():
+        console.print(f"{name} was skipped: {reason}")
     if errors:
         console.print(f"{errors} of {len(records)} rows are errors (see the `error` column of the records)")
     console.print(f"results: {run_dir}")

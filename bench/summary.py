@@ -90,11 +90,15 @@ def failed_rows(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_summary(
-    run_dir: Path, summary: pd.DataFrame, metrics: Sequence[str], records: pd.DataFrame
+    run_dir: Path,
+    summary: pd.DataFrame,
+    metrics: Sequence[str],
+    records: pd.DataFrame,
+    skipped: dict[str, str] | None = None,
 ) -> None:
-    """summary.csv and summary.md: the tables, the rankings' verdicts, and the rows that failed
-    with their reasons, so a method that never ran (not applicable to the model, its optional
-    extra not installed) is named with why."""
+    """summary.csv and summary.md: the tables, the rankings' verdicts, the rows that failed and
+    the methods the run left out (`skipped`: name -> why it cannot run here), each with its
+    reason, so a method that never ran is named with why."""
     write_atomic(Path(run_dir) / "summary.csv", summary.to_csv(index=False))
     lines = [
         "# Summary",
@@ -113,11 +117,14 @@ def write_summary(
     verdicts = ranking_lines(records, list(metrics))
     lines += ["## Rankings", "", NOTE, "", *(f"- {line}" for line in verdicts), ""] if verdicts else []
     failures = failed_rows(records)
-    if len(failures):
+    if len(failures) or skipped:
         lines += ["## Rows not run", ""]
         lines += [
             f"- {row.task} / {row.model}, {row.method}: {row.rows} row(s): {row.error}"
             for row in failures.itertuples()
+        ]
+        lines += [
+            f"- {name}: skipped, not run by default here: {why}" for name, why in (skipped or {}).items()
         ]
         lines += [""]
     lines += ["## All values", "", summary.to_markdown(index=False), ""]

@@ -128,6 +128,11 @@ class AttnLRP(Method):
     model_kinds = ("classifier", "causal-lm")
     needs_gradients = True
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        reason = lxt_efficient()
+        return reason if isinstance(reason, str) else None
+
     def check_applicable(self, model: Model) -> None:
         super().check_applicable(model)
         patch_map(modeling_module(model), model)

@@ -119,3 +119,17 @@ class FakeFlaky(Method):
         if os.path.exists(os.environ.get("XAI_BENCH_FAKE_FAILURE", "")):
             raise MemoryError("fake out of memory")
         return np.arange(encoded.n_positions, dtype=float)
+
+
+@register_method("fake-unavailable")
+class FakeUnavailable(Method):
+    """Cannot run in this environment, like a method whose optional extra is missing."""
+
+    name = "fake-unavailable"
+
+    @classmethod
+    def unavailable(cls) -> str:
+        return "fake-unavailable needs the fake extra: pip install fake"
+
+    def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
+        raise AssertionError("a run must not call an unavailable method by default")

@@ -38,7 +38,7 @@ def fake_registrations():
     yield
     for registry, names in (
         (TASKS, ["fake-spam", "fake-plain"]),
-        (METHODS, ["fake-failing", "fake-slow", "fake-deleting-loo", "fake-flaky"]),
+        (METHODS, ["fake-failing", "fake-slow", "fake-deleting-loo", "fake-flaky", "fake-unavailable"]),
     ):
         for name in names:
             registry._entries.pop(name, None)
@@ -363,3 +363,15 @@ def test_peak_memory_on_cpu_is_the_allocators_measured_on_each_methods_first_exa
         assert records[method, "fake-0"] == pytest.approx(expected, rel=0.05)
     # AtMan holds its variants' activations at once; raw attention one pass's
     assert records["atman", "fake-0"] > 2 * records["attention", "fake-0"]
+
+
+def test_a_method_that_cannot_run_here_is_left_out_of_the_defaults_and_the_summary_says_why(tmp_path):
+    resolved = config(tmp_path, methods=[]).resolved()
+    assert "fake-unavailable" not in resolved.methods and "atman" in resolved.methods
+    reason = "fake-unavailable needs the fake extra: pip install fake"
+    assert resolved.skipped_methods()["fake-unavailable"] == reason
+    bench.run(config(tmp_path, methods=["random"], n=2))
+    assert (
+        f"- fake-unavailable: skipped, not run by default here: {reason}"
+        in (tmp_path / "summary.md").read_text()
+    )
