@@ -1,0 +1,122 @@
+"""Value zeroing (Mohebbi et al., EACL 2023, "Quantifying Context Mixing in Transformers").
+
+In layer l, for each token j, the value vector of j is set to zero in every head (for every
+query, j's own included: `bench/zeroed_values.py`), the layer is recomputed on its unchanged
+input, and C_l[i, j] is the cosine distance between token i's original and value-zeroed layer
+output: how much i's representation relies on j's value. Each row of C_l is divided by its sum,
+and the layers are aggregated by rollout without a residual term (C_L ... C_1: the residual is
+already inside each layer's output). The score of position j is the rollout row of the reading
+position ([CLS]; a causal LM's rows that predict each target token, summed; `read_rows`).
+
+Ported from hmohebbi/ValueZeroing `scoring/value_zeroing.py` (one layer call per (layer, token)
+on the previous layer's original output; `modeling/customized_modeling_bert.py` zeroes
+`value_layer[:, :, t]` for all heads and queries; cosine distances; rows divided by their sums;
+`compute_joint_attention(res=False)`), with inseq-team/inseq `inseq/attr/feat/ops/value_zeroing.py`
+for decoders (a causal LM's entries i < j are 0, as its `use_causal_mask=True` sets them; a row
+summing to 0 is left at 0 instead of dividing by 0). Intended differences: the distances are
+taken in float64; inseq's 1e-5 floor on distances is not applied (the reference has none); all
+variants of a layer run as batched calls of that layer alone (one row per zeroed token, chunked
+by `batch_size` and `max_chunk_tokens` as AtMan is), on inputs and arguments captured from one
+unchanged forward pass. Each input runs alone, so padding never enters. The reference reads
+per-layer matrices; the one score per position here is the rollout row read like `rollout`'s,
+but without zeroing the read row's own entry (the reference's matrix keeps it).
+
+Cost: a layer call of r rows is r / L of a forward pass, so an input of T tokens costs T full
+passes' worth of layer calls (counted as T forward passes) plus the unchanged pass.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import reduce
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.errors import InputError, NotApplicableError
+from bench.method import Method, register_method
+from bench.models import Encoded, Model
+from bench.precision import transformer_blocks
+from bench.zeroed_values import VALUE_ZEROED_ATTENTION, zero_values
+from methods._attention_maps import read_rows
+from methods.atman import chunk_token_limit, row_chunks
+
+LayerCall = tuple[tuple[Any, ...], dict[str, Any], torch.Tensor]
+"""A layer's positional and keyword arguments in the unchanged pass, and its output (1, T, hidden)."""
+
+
+@register_method("value-zeroing")
+class ValueZeroing(Method):
+    name = "value-zeroing"
+    bounds = {"batch_size": (1, math.inf), "max_chunk_tokens": (1, math.inf)}
+    defaults = {
+        "batch_size": 32,  # rows (zeroed tokens) per layer call, at most
+        "max_chunk_tokens": "auto",  # rows x length per layer call, at most (see AtMan)
+    }
+    needs_attention = True
+
+    def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
+        flow = reduce(lambda below, layer: layer @ below, self.mixing_matrices(model, encoded))
+        return flow[read_rows(model, encoded), : encoded.n_positions].sum(0).numpy()
+
+    def mixing_matrices(self, model: Model, encoded: Encoded) -> list[torch.Tensor]:
+        """Per layer, the (T, T) float64 context-mixing matrix C_l, rows summing to 1 (or 0)."""
+        length = len(encoded.input_ids)
+        chunks = row_chunks(
+            [length] * length,
+            int(self.params["batch_size"]),
+            chunk_token_limit(self.params["max_chunk_tokens"], model),
+        )
+        matrices = []
+        with torch.no_grad(), model.attention_implementation(VALUE_ZEROED_ATTENTION):
+            layers, calls = _unchanged_layer_calls(model, encoded)
+            for layer, (args, kwargs, output) in zip(layers, calls, strict=True):
+                distances = torch.empty(length, length, dtype=torch.float64)  # [i, j]
+                for chunk in chunks:
+                    zeroed = torch.arange(chunk.start, chunk.stop)
+                    keys = nn.functional.one_hot(zeroed, length).bool().to(model.device)
+                    hidden = args[0].expand(len(zeroed), -1, -1)
+                    with zero_values(keys):
+                        changed = layer(hidden, *args[1:], **kwargs)
+                    changed = changed[0] if isinstance(changed, tuple) else changed
+                    similarity = nn.functional.cosine_similarity(changed.double(), output.double(), dim=-1)
+                    distances[:, zeroed] = (1 - similarity).T.cpu()
+                if model.kind == "causal-lm":
+                    distances = distances.tril()  # j never reaches i < j
+                sums = distances.sum(-1, keepdim=True)
+                matrices.append(distances / torch.where(sums == 0, 1.0, sums))
+        # each layer ran `length` rows: length / L full passes per layer, `length` in all
+        model.passes.forward += length
+        return matrices
+
+
+def _unchanged_layer_calls(model: Model, encoded: Encoded) -> tuple[nn.ModuleList, list[LayerCall]]:
+    """The transformer's blocks, and what each received and returned in one unchanged forward pass
+    of the input alone (its hidden states, attention mask, rotary position embeddings, ...)."""
+    try:
+        layers = transformer_blocks(model.hf)
+    except InputError as error:
+        raise NotApplicableError(f"value zeroing needs a transformer's list of blocks: {error}") from None
+    calls: list[list[LayerCall]] = [[] for _ in layers]
+
+    def keep(index: int):
+        def hook(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+            output = output[0] if isinstance(output, tuple) else output
+            calls[index].append((args, kwargs, output))
+
+        return hook
+
+    handles = [layer.register_forward_hook(keep(i), with_kwargs=True) for i, layer in enumerate(layers)]
+    try:
+        model.forward_for_target(model.batch([encoded]), [encoded])
+    finally:
+        for handle in handles:
+            handle.remove()
+    if any(len(layer_calls) != 1 or not layer_calls[0][0] for layer_calls in calls):
+        raise NotApplicableError(
+            f"{model.name}'s blocks were not each called once with their hidden states as the first "
+            "argument, so a block cannot be rerun on its own"
+        )
+    return layers, [layer_calls[0] for layer_calls in calls]
