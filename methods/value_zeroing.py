@@ -4,9 +4,13 @@ In layer l, for each token j, the value vector of j is set to zero in every head
 query, j's own included: `bench/zeroed_values.py`), the layer is recomputed on its unchanged
 input, and C_l[i, j] is the cosine distance between token i's original and value-zeroed layer
 output: how much i's representation relies on j's value. Each row of C_l is divided by its sum,
-and the layers are aggregated by rollout without a residual term (C_L ... C_1: the residual is
-already inside each layer's output). The score of position j is the rollout row of the reading
-position ([CLS]; a causal LM's rows that predict each target token, summed; `read_rows`).
+and the layers are aggregated by rollout without a residual term (`aggregate="rollout"`, the
+paper's: C_L ... C_1, the residual is already inside each layer's output) or by their mean
+(`"mean"`, inseq's default over its layer dimension). The score of position j is the aggregate's
+row of the reading position ([CLS]; a causal LM's rows that predict each target token, summed;
+`read_rows`). In a causal LM the first token reads only itself (its row is e_0 in every layer),
+so rollout drains mass into it layer after layer: on SmolLM2-135M (30 layers) it gets ~1 - 1e-11
+and the rest fall off with position; `"mean"` reads the layers without that compounding.
 
 Ported from hmohebbi/ValueZeroing `scoring/value_zeroing.py` (one layer call per (layer, token)
 on the previous layer's original output; `modeling/customized_modeling_bert.py` zeroes
@@ -43,6 +47,7 @@ from bench.zeroed_values import VALUE_ZEROED_ATTENTION, zero_values
 from methods._attention_maps import read_rows
 from methods.atman import chunk_token_limit, row_chunks
 
+AGGREGATES = ("rollout", "mean")
 LayerCall = tuple[tuple[Any, ...], dict[str, Any], torch.Tensor]
 """A layer's positional and keyword arguments in the unchanged pass, and its output (1, T, hidden)."""
 
@@ -52,13 +57,19 @@ class ValueZeroing(Method):
     name = "value-zeroing"
     bounds = {"batch_size": (1, math.inf), "max_chunk_tokens": (1, math.inf)}
     defaults = {
+        "aggregate": "rollout",
         "batch_size": 32,  # rows (zeroed tokens) per layer call, at most
         "max_chunk_tokens": "auto",  # rows x length per layer call, at most (see AtMan)
     }
+    choices = {"aggregate": AGGREGATES}
     needs_attention = True
 
     def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
-        flow = reduce(lambda below, layer: layer @ below, self.mixing_matrices(model, encoded))
+        matrices = self.mixing_matrices(model, encoded)
+        if self.params["aggregate"] == "rollout":
+            flow = reduce(lambda below, layer: layer @ below, matrices)
+        else:
+            flow = torch.stack(matrices).mean(0)
         return flow[read_rows(model, encoded), : encoded.n_positions].sum(0).numpy()
 
     def mixing_matrices(self, model: Model, encoded: Encoded) -> list[torch.Tensor]:

@@ -50,7 +50,7 @@ def layer_outputs(model: bench.Model, name: str, batch: dict, zero: tuple[int, i
     return outputs
 
 
-def explicit_value_zeroing(model: bench.Model, name: str, encoded) -> np.ndarray:
+def explicit_value_zeroing(model: bench.Model, name: str, encoded, aggregate: str) -> np.ndarray:
     batch = model.batch([encoded])
     original = layer_outputs(model, name, batch)
     length = len(encoded.input_ids)
@@ -65,25 +65,32 @@ def explicit_value_zeroing(model: bench.Model, name: str, encoded) -> np.ndarray
         if model.kind == "causal-lm":  # a later token's value never reaches an earlier output
             np.testing.assert_allclose(np.triu(distances, 1), 0.0, atol=1e-12)
         matrices.append(distances / distances.sum(1, keepdims=True))
-    flow = matrices[0]
-    for matrix in matrices[1:]:  # the first layer acts first: C_L ... C_1
-        flow = matrix @ flow
+    if aggregate == "mean":
+        flow = sum(matrices) / len(matrices)
+    else:
+        flow = matrices[0]
+        for matrix in matrices[1:]:  # the first layer acts first: C_L ... C_1
+            flow = matrix @ flow
     n = encoded.n_positions
     rows = [0] if model.kind != "causal-lm" else [n - 1 + t for t in range(len(encoded.target_ids))]
     return flow[rows, :n].sum(0)
 
 
+@pytest.mark.parametrize("aggregate", ["rollout", "mean"])
 @pytest.mark.parametrize("name", ["bert", "gpt2", "llama", "vit"])
-def test_value_zeroing_matches_an_explicit_per_layer_per_token_loop(name, request):
+def test_value_zeroing_matches_an_explicit_per_layer_per_token_loop(name, aggregate, request):
     model = request.getfixturevalue(name)
     inputs, target = INPUTS[name]
     encoded = model.encode(inputs, target)
-    expected = explicit_value_zeroing(model, name, encoded)
+    expected = explicit_value_zeroing(model, name, encoded, aggregate)
     # two rows per layer call: the chunking must not change a score
-    explanation = bench.explain("value-zeroing", model, inputs, target=target, batch_size=2)
+    explanation = bench.explain(
+        "value-zeroing", model, inputs, target=target, batch_size=2, aggregate=aggregate
+    )
     np.testing.assert_allclose(explanation.scores, expected, rtol=1e-4, atol=1e-7)
     assert np.ptp(expected) > 0.05  # the tiny models mix context: the check is not vacuous
-    # rollout of row-stochastic matrices: each read row has mass 1, less what lands on target tokens
+    # rollout or mean of row-stochastic matrices: each read row has mass 1, less what lands on
+    # target tokens
     rows = 1 if model.kind != "causal-lm" else len(encoded.target_ids)
     assert explanation.scores.sum() <= rows + 1e-9
     # one unchanged pass, then T passes' worth of layer calls (L layers x T rows / L)
