@@ -21,9 +21,12 @@ summing to 0 is left at 0 instead of dividing by 0). Intended differences: the d
 taken in float64; inseq's 1e-5 floor on distances is not applied (the reference has none); all
 variants of a layer run as batched calls of that layer alone (one row per zeroed token, chunked
 by `batch_size` and `max_chunk_tokens` as AtMan is), on inputs and arguments captured from one
-unchanged forward pass. Each input runs alone, so padding never enters. The reference reads
-per-layer matrices; the one score per position here is the rollout row read like `rollout`'s,
-but without zeroing the read row's own entry (the reference's matrix keeps it).
+unchanged forward pass (so a ViT's blocks run as a text model's do). Each input runs alone, so
+padding never enters. The references read per-layer matrices; the one score per position here is
+the aggregate's row, read like `rollout`'s but keeping the read row's own entry (the references'
+matrices keep it). Zeroing j's value for query j too follows all three references (the official
+scoring code, Mohebbi's context_mixing_toolkit and inseq); a definition exempting query j would
+leave C_l[j, j] = 0.
 
 Cost: a layer call of r rows is r / L of a forward pass, so an input of T tokens costs T full
 passes' worth of layer calls (counted as T forward passes) plus the unchanged pass.
