@@ -29,11 +29,16 @@ scoring code, Mohebbi's context_mixing_toolkit and inseq); a definition exemptin
 leave C_l[j, j] = 0.
 
 Cost: a layer call of r rows is r / L of a forward pass, so an input of T tokens costs T full
-passes' worth of layer calls (counted as T forward passes) plus the unchanged pass.
+passes' worth of layer calls (counted as T forward passes) plus the unchanged pass. A causal LM
+takes AtMan's shortcut (`bench/prefix_reuse.py`): zeroing j changes no position before j, so the
+rows, in order of j, run in chunks cut by `suffix_chunks`, each only from its first j on, over the
+unchanged pass's keys and values before it (the block's mask rows, position ids and rotary
+embeddings cut to match); on SmolLM2-135M with 53 tokens that is 1.45x faster than all positions.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from functools import reduce
 from typing import Any
@@ -46,13 +51,16 @@ from bench.errors import InputError, NotApplicableError
 from bench.method import Method, register_method
 from bench.models import Encoded, Model
 from bench.precision import transformer_blocks
+from bench.prefix_reuse import PASS_COST_POSITIONS, Layers, SharedPrefixCache, suffix_chunks, unchanged_pass
 from bench.zeroed_values import VALUE_ZEROED_ATTENTION, zero_values
 from methods._attention_maps import read_rows
 from methods.atman import chunk_token_limit, row_chunks
 
 AGGREGATES = ("rollout", "mean")
-LayerCall = tuple[tuple[Any, ...], dict[str, Any], torch.Tensor]
-"""A layer's positional and keyword arguments in the unchanged pass, and its output (1, T, hidden)."""
+ALONG_THE_SEQUENCE = ("attention_mask", "position_ids", "position_embeddings")
+"""The block arguments of a causal LM that run along the sequence: cut to a suffix's queries."""
+LayerCall = tuple[dict[str, Any], torch.Tensor]
+"""A block's arguments by name in the unchanged pass, and its output (1, T, hidden)."""
 
 
 @register_method("value-zeroing")
@@ -78,37 +86,65 @@ class ValueZeroing(Method):
     def mixing_matrices(self, model: Model, encoded: Encoded) -> list[torch.Tensor]:
         """Per layer, the (T, T) float64 context-mixing matrix C_l, rows summing to 1 (or 0)."""
         length = len(encoded.input_ids)
-        chunks = row_chunks(
-            [length] * length,
-            int(self.params["batch_size"]),
-            chunk_token_limit(self.params["max_chunk_tokens"], model),
-        )
+        max_rows = int(self.params["batch_size"])
+        max_tokens = chunk_token_limit(self.params["max_chunk_tokens"], model)
+        causal = model.kind == "causal-lm"
+        if causal:  # zeroing j changes no position before j: each chunk runs from its first j on
+            if math.isfinite(max_tokens):  # every row attends over all the keys
+                max_rows = min(max_rows, max(1, int(max_tokens // length)))
+            chunks = suffix_chunks(range(length), length, max_rows, PASS_COST_POSITIONS)
+        else:
+            chunks = row_chunks([length] * length, max_rows, max_tokens)
         matrices = []
         with torch.no_grad(), model.attention_implementation(VALUE_ZEROED_ATTENTION):
-            layers, calls = _unchanged_layer_calls(model, encoded)
-            for layer, (args, kwargs, output) in zip(layers, calls, strict=True):
-                distances = torch.empty(length, length, dtype=torch.float64)  # [i, j]
+            layers, calls, prefix = _unchanged_layer_calls(model, encoded)
+            for layer, (arguments, output) in zip(layers, calls, strict=True):
+                distances = torch.zeros(length, length, dtype=torch.float64)  # [i, j]
                 for chunk in chunks:
+                    start = chunk.start if causal else 0
                     zeroed = torch.arange(chunk.start, chunk.stop)
                     keys = nn.functional.one_hot(zeroed, length).bool().to(model.device)
-                    hidden = args[0].expand(len(zeroed), -1, -1)
                     with zero_values(keys):
-                        changed = layer(hidden, *args[1:], **kwargs)
+                        changed = layer(**_block_arguments(arguments, len(zeroed), start, prefix))
                     changed = changed[0] if isinstance(changed, tuple) else changed
-                    similarity = nn.functional.cosine_similarity(changed.double(), output.double(), dim=-1)
-                    distances[:, zeroed] = (1 - similarity).T.cpu()
-                if model.kind == "causal-lm":
+                    similarity = nn.functional.cosine_similarity(
+                        changed.double(), output[:, start:].double(), dim=-1
+                    )
+                    distances[start:, zeroed] = (1 - similarity).T.cpu()
+                if causal:
                     distances = distances.tril()  # j never reaches i < j
                 sums = distances.sum(-1, keepdim=True)
                 matrices.append(distances / torch.where(sums == 0, 1.0, sums))
-        # each layer ran `length` rows: length / L full passes per layer, `length` in all
+        # each layer ran `length` rows: length / L full passes per layer, `length` in all (AtMan
+        # counts its suffix rows the same way, one pass each)
         model.passes.forward += length
         return matrices
 
 
-def _unchanged_layer_calls(model: Model, encoded: Encoded) -> tuple[nn.ModuleList, list[LayerCall]]:
-    """The transformer's blocks, and what each received and returned in one unchanged forward pass
-    of the input alone (its hidden states, attention mask, rotary position embeddings, ...)."""
+def _block_arguments(
+    arguments: dict[str, Any], rows: int, start: int, prefix: Layers | None
+) -> dict[str, Any]:
+    """A block's arguments for `rows` copies of its unchanged input, queries from `start` on: a
+    causal LM's suffix over the `prefix` keys and values before it (0 and None otherwise)."""
+    block = dict(arguments, hidden_states=arguments["hidden_states"][:, start:].expand(rows, -1, -1))
+    if prefix is None:
+        return block
+    block["cache"] = SharedPrefixCache.of(prefix, start)
+    for name in ALONG_THE_SEQUENCE:
+        value = arguments.get(name)
+        if isinstance(value, tuple):  # rotary (cos, sin), (1, T, head size) each
+            block[name] = tuple(part[:, start:] for part in value)
+        elif value is not None:  # the mask's query rows, (1, 1, T, T); position ids, (1, T)
+            block[name] = value[..., start:, :] if value.dim() == 4 else value[..., start:]
+    return block
+
+
+def _unchanged_layer_calls(
+    model: Model, encoded: Encoded
+) -> tuple[nn.ModuleList, list[LayerCall], Layers | None]:
+    """The transformer's blocks, what each received (by name) and returned in one unchanged
+    forward pass of the input alone (its hidden states, attention mask, rotary position
+    embeddings, ...), and for a causal LM each layer's keys and values."""
     try:
         layers = transformer_blocks(model.hf)
     except InputError as error:
@@ -116,21 +152,43 @@ def _unchanged_layer_calls(model: Model, encoded: Encoded) -> tuple[nn.ModuleLis
     calls: list[list[LayerCall]] = [[] for _ in layers]
 
     def keep(index: int):
+        signature = inspect.signature(layers[index].forward)
+
         def hook(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+            arguments = dict(signature.bind(*args, **kwargs).arguments)
+            for name, parameter in signature.parameters.items():
+                if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+                    arguments.update(arguments.pop(name, {}))
             output = output[0] if isinstance(output, tuple) else output
-            calls[index].append((args, kwargs, output))
+            calls[index].append((arguments, output))
 
         return hook
 
     handles = [layer.register_forward_hook(keep(i), with_kwargs=True) for i, layer in enumerate(layers)]
     try:
-        model.forward_for_target(model.batch([encoded]), [encoded])
+        if model.kind == "causal-lm":
+            prefix = unchanged_pass(model, encoded)[1]
+        else:
+            prefix = None
+            model.forward_for_target(model.batch([encoded]), [encoded])
     finally:
         for handle in handles:
             handle.remove()
-    if any(len(layer_calls) != 1 or not layer_calls[0][0] for layer_calls in calls):
-        raise NotApplicableError(
-            f"{model.name}'s blocks were not each called once with their hidden states as the first "
-            "argument, so a block cannot be rerun on its own"
-        )
-    return layers, [layer_calls[0] for layer_calls in calls]
+    known = {"hidden_states", "cache", *ALONG_THE_SEQUENCE}
+    for layer_calls in calls:
+        if len(layer_calls) != 1 or "hidden_states" not in layer_calls[0][0]:
+            raise NotApplicableError(
+                f"{model.name}'s blocks were not each called once with `hidden_states`, so a block "
+                "cannot be rerun on its own"
+            )
+        unknown = [
+            name
+            for name, value in layer_calls[0][0].items()
+            if name not in known and isinstance(value, torch.Tensor | tuple)
+        ]
+        if prefix is not None and unknown:
+            raise NotApplicableError(
+                f"{model.name}'s blocks take {', '.join(unknown)}, which value zeroing cannot cut to "
+                "a suffix of the sequence"
+            )
+    return layers, [layer_calls[0] for layer_calls in calls], prefix
