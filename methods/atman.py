@@ -145,10 +145,7 @@ class AtMan(Method):
 
     def chunk_token_limit(self, model: Model) -> int | float:
         """`max_chunk_tokens` resolved for this model's device (math.inf: no limit)."""
-        limit = self.params["max_chunk_tokens"]
-        if limit == "auto":
-            limit = None if model.device.type == "cuda" else 1024
-        return math.inf if limit is None else int(limit)
+        return chunk_token_limit(self.params["max_chunk_tokens"], model)
 
     def _prefix_reuse_logprobs(self, model: Model, encoded: Encoded, factors: torch.Tensor) -> torch.Tensor:
         """The same values as the batched path for a causal LM, computing each variant only from
@@ -174,6 +171,14 @@ class AtMan(Method):
             within=lambda rows: suppress(variants[rows].to(model.device), row_min=row_min),
         )
         return torch.cat([plain[None], suppressed])
+
+
+def chunk_token_limit(limit: int | str | None, model: Model) -> int | float:
+    """A `max_chunk_tokens` setting resolved for the model's device: "auto" is 1024 on CPU and no
+    limit (math.inf) on GPU, None is no limit."""
+    if limit == "auto":
+        limit = None if model.device.type == "cuda" else 1024
+    return math.inf if limit is None else int(limit)
 
 
 def row_chunks(lengths: Sequence[int], max_rows: int, max_tokens: int | float) -> list[slice]:
