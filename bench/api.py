@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.method import Method
-from bench.models import Model
+from bench.models import DEFAULT_MAX_NEW_TOKENS, Model, check_max_new_tokens
 from bench.registry import METHODS, TASKS
 from bench.types import Explanation
 
@@ -15,21 +15,33 @@ def get_method(name: str, **params: Any) -> Method:
 
 
 def explain(
-    method: str, model: Model, inputs: Any, target: Any = None, **params: Any
+    method: str,
+    model: Model,
+    inputs: Any,
+    target: Any = None,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    per_token: bool = False,
+    **params: Any,
 ) -> Explanation | list[Explanation]:
     """Explain the model's `target` output on `inputs` with the named method.
 
-    `inputs` is a text (or image) or a list of them; a list returns a list of explanations and
-    lets batching methods share forward passes (so each of them carries the whole list's
-    `cost`, which the list's items cannot split). `target` is a class index (default: the
-    predicted class) or, for a causal LM, the target text (default: the greedy next token).
+    `inputs` is a text, or an image (a file path, a PIL image or an (H, W, C) array), or a list
+    of them; a list returns a list of explanations and lets batching methods share forward
+    passes (so each of them carries the whole list's `cost`, which the list's items cannot
+    split). `target` is a class index (default: the predicted class) or, for a causal LM, the
+    target text (default: its greedy generation, up to `max_new_tokens` or its end token).
+    `per_token` (causal LMs) also explains each target token alone, teacher-forced after the
+    ones before it: `Explanation.per_token_scores`, a (target tokens, positions) matrix.
     """
     explainer = get_method(method, **params)
     explainer.check_applicable(model)
+    check_max_new_tokens(max_new_tokens)
+    generation = {"max_new_tokens": max_new_tokens} if model.kind == "causal-lm" else {}
     if isinstance(inputs, list):
         targets = target if isinstance(target, list) else [target] * len(inputs)
-        return explainer.explain(model, [model.encode(x, t) for x, t in zip(inputs, targets, strict=True)])
-    return explainer.explain(model, model.encode(inputs, target))
+        encoded = [model.encode(x, t, **generation) for x, t in zip(inputs, targets, strict=True)]
+        return explainer.explain(model, encoded, per_token=per_token)
+    return explainer.explain(model, model.encode(inputs, target, **generation), per_token=per_token)
 
 
 def list_methods() -> list[str]:

@@ -19,7 +19,7 @@ import torch
 from bench.cost import PassCounter
 from bench.errors import InputError, NotApplicableError
 from bench.grid import cell_size
-from bench.models import Encoded, Model
+from bench.models import Encoded, Model, read_image
 from bench.precision import DEFAULT_DTYPE
 
 Preprocess = Callable[[Any], torch.Tensor]
@@ -85,7 +85,7 @@ class CNNModel(Model):
         return pixels
 
     def encode(self, inputs: Any, target: int | None = None) -> Encoded:
-        pixel_values = self.pixels(inputs)
+        pixel_values = self.pixels(read_image(inputs))
         cell_size(tuple(pixel_values.shape[-2:]), self.grid)  # refuses a grid that does not tile
         with torch.no_grad():
             logits = self.hf(pixel_values.to(self.device, dtype=self.dtype))

@@ -91,16 +91,41 @@ class Method:
         """Several inputs at once; methods that can batch across inputs override this."""
         return [self.attribute(model, encoded) for encoded in batch]
 
-    def explain(self, model: Model, encoded: Encoded | list[Encoded]) -> Explanation | list[Explanation]:
+    def attribute_per_token(self, model: Model, batch: list[Encoded]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per causal-LM input, (its scores, a (target tokens, positions) matrix whose row t
+        explains target token t alone): the method run on the whole target and on each token
+        (`Encoded.target_token`), all in one batch. Methods that get every row from one
+        computation override this."""
+        singles = [[encoded.target_token(t) for t in range(len(encoded.target_ids))] for encoded in batch]
+        scores = self.attribute_batch(model, [*batch, *(row for rows in singles for row in rows)])
+        ends = len(batch) + np.cumsum([len(rows) for rows in singles])
+        return [
+            (whole, np.stack(scores[end - len(rows) : end]))
+            for whole, rows, end in zip(scores, singles, ends, strict=False)
+        ]
+
+    def explain(
+        self, model: Model, encoded: Encoded | list[Encoded], per_token: bool = False
+    ) -> Explanation | list[Explanation]:
+        """Explanations of one input or a list; with `per_token` (causal LMs) each also carries
+        the explanation of each target token alone (`Explanation.per_token_scores`)."""
         self.check_applicable(model)
+        if per_token and model.kind != "causal-lm":
+            raise InputError(
+                f"per_token explains each target token of a causal LM; {model.name} is a {model.kind}"
+            )
         batch = encoded if isinstance(encoded, list) else [encoded]
         with measure(model.passes, model.device) as cost:
-            all_scores = self.attribute_batch(model, batch)
+            if per_token:
+                all_scores, matrices = zip(*self.attribute_per_token(model, batch), strict=True)
+            else:
+                all_scores, matrices = self.attribute_batch(model, batch), [None] * len(batch)
         explanations = []
-        for item, scores in zip(batch, all_scores, strict=True):
+        for item, scores, matrix in zip(batch, all_scores, matrices, strict=True):
             scores = np.asarray(scores, dtype=np.float64)
-            if not np.all(np.isfinite(scores)):
+            if not np.all(np.isfinite(scores)) or (matrix is not None and not np.all(np.isfinite(matrix))):
                 raise FloatingPointError(f"method {self.name!r} produced non-finite scores")
+            target_ids = None if item.target_ids is None else item.target_ids.tolist()
             explanations.append(
                 Explanation(
                     tokens=item.tokens,
@@ -111,6 +136,10 @@ class Method:
                     cost=cost,
                     special_tokens=item.special,
                     patch_grid=item.patch_grid,
+                    target_tokens=None
+                    if target_ids is None
+                    else model.tokenizer.convert_ids_to_tokens(target_ids),
+                    per_token_scores=matrix,
                 )
             )
         return explanations if isinstance(encoded, list) else explanations[0]

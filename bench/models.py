@@ -13,7 +13,7 @@ import inspect
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ from bench.errors import InputError, NotApplicableError
 from bench.precision import DEFAULT_DTYPE, check_dtype, set_dtype
 
 KINDS = ("classifier", "causal-lm", "image-classifier")
+DEFAULT_MAX_NEW_TOKENS = 20
+"""How many tokens a causal LM generates, greedily, when it is explained without a target."""
 TARGET_OUTPUTS = ("logit", "logprob")
 """What gradient methods differentiate: the target's pre-softmax logit, or its log-probability."""
 _AUTO_CLASSES = {
@@ -68,6 +70,18 @@ class Encoded:
     def n_positions(self) -> int:
         return len(self.tokens)
 
+    @property
+    def target_start(self) -> int:
+        """Sequence position of a causal LM's first target token: right after the prompt, or,
+        for one token of a generation (`target_token`), after the tokens generated before it."""
+        return len(self.input_ids) - len(self.target_ids)
+
+    def target_token(self, t: int) -> Encoded:
+        """Target token t alone, teacher-forced: the model reads the prompt and the target's
+        tokens before t (neither explained nor scored), and t is the whole target."""
+        end = self.target_start + t + 1
+        return replace(self, input_ids=self.input_ids[:end], target_ids=self.target_ids[t : t + 1])
+
     def token_mask(self, spans: list[tuple[int, int]]) -> np.ndarray:
         """0/1 per explained token: 1 where the token's characters overlap any of `spans`,
         e.g. a human rationale given as character spans of the input text."""
@@ -78,6 +92,40 @@ class Encoded:
             if end > start and not self.special[i]:
                 mask[i] = any(start < span_end and span_start < end for span_start, span_end in spans)
         return mask
+
+
+def check_max_new_tokens(max_new_tokens: Any) -> None:
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise InputError(f"max_new_tokens={max_new_tokens!r} must be an integer >= 1")
+
+
+def read_image(image: Any) -> Any:
+    """An image model's input as a PIL image or an array: a path is read here (as RGB), so a
+    text, a missing or a non-image file fails with one line naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, str | os.PathLike):
+        path = Path(image).expanduser()
+        if not path.is_file():
+            shown = str(image) if len(str(image)) <= 60 else str(image)[:57] + "..."
+            raise InputError(
+                f"an image model explains an image (a file, a PIL image or an (H, W, C) array); "
+                f"{shown!r} is no image file"
+            )
+        try:
+            with Image.open(path) as opened:
+                return opened.convert("RGB")
+        except (UnidentifiedImageError, OSError) as error:
+            raise InputError(f"cannot read {path} as an image: {error}") from error
+    if isinstance(image, np.ndarray) and image.ndim in (2, 3) and min(image.shape[:2]) > 0:
+        return image
+    shape = f" of shape {image.shape}" if isinstance(image, np.ndarray) else ""
+    raise InputError(
+        "an image model explains an image (a file, a PIL image or an (H, W, C) array); "
+        f"got {type(image).__name__}{shape}"
+    )
 
 
 def infer_kind(config: Any, class_name: str = "") -> str:
@@ -157,11 +205,18 @@ class Model:
         return self.hf.get_input_embeddings()
 
     # ----- inputs ----------------------------------------------------------------------
-    def encode(self, inputs: Any, target: int | str | None = None) -> Encoded:
+    def encode(
+        self, inputs: Any, target: int | str | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    ) -> Encoded:
+        """`inputs` ready for the model. A causal LM without a target generates one greedily, up
+        to `max_new_tokens` or its end-of-sequence token (not part of the target), and explains
+        that generation: the generated ids are its target ids, their text its target."""
         if self.kind == "image-classifier":
-            return self._encode_image(inputs, target)
+            return self._encode_image(read_image(inputs), target)
         if not isinstance(inputs, str):
-            raise InputError(f"a text model explains a str; got {type(inputs).__name__}")
+            raise InputError(
+                f"{self.name} is a text model ({self.kind}): it explains a str; got {type(inputs).__name__}"
+            )
         if not inputs.strip():
             raise InputError("input text is empty: there is nothing to explain")
         encoding = self.tokenizer(inputs, add_special_tokens=True, return_offsets_mapping=True)
@@ -175,10 +230,11 @@ class Model:
         target_ids: list[int] = []
         if self.kind == "causal-lm":
             if target is None:
-                target = self._greedy_next_token(prompt_ids)
+                target_ids = self.generate(prompt_ids, max_new_tokens)
+                target = self.tokenizer.decode(target_ids)
             if not isinstance(target, str) or not target:
                 raise InputError("a causal LM needs the target as a non-empty text")
-            target_ids = self.tokenizer(target, add_special_tokens=False)["input_ids"]
+            target_ids = target_ids or self.tokenizer(target, add_special_tokens=False)["input_ids"]
         total = len(prompt_ids) + len(target_ids)
         if total > self.max_length:
             raise InputError(
@@ -235,9 +291,32 @@ class Model:
         return int(self.hf(input_ids=ids[None].to(self.device)).logits[0].argmax())
 
     @torch.no_grad()
-    def _greedy_next_token(self, prompt_ids: list[int]) -> str:
-        logits = self.hf(input_ids=torch.tensor([prompt_ids], device=self.device)).logits
-        return self.tokenizer.decode([int(logits[0, -1].argmax())])
+    def generate(self, prompt_ids: list[int], max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> list[int]:
+        """The greedy continuation of a prompt (transformers' `generate`), at most
+        `max_new_tokens` and no further than the model's length limit, without its end token."""
+        check_max_new_tokens(max_new_tokens)
+        room = self.max_length - len(prompt_ids)
+        if room < 1:
+            raise InputError(
+                f"the prompt has {len(prompt_ids)} tokens, {self.name}'s limit: no room to generate a target"
+            )
+        ids = torch.tensor([prompt_ids], device=self.device)
+        output = self.hf.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=min(max_new_tokens, room),
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        generated = output[0, len(prompt_ids) :].tolist()
+        eos = self.hf.generation_config.eos_token_id
+        stops = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+        generated = next((generated[:i] for i, token in enumerate(generated) if token in stops), generated)
+        if not generated:
+            raise InputError(
+                f"{self.name} ends the prompt at once (end-of-sequence): there is no target to explain"
+            )
+        return generated
 
     def batch(self, rows: Sequence[Encoded], input_ids: Sequence[torch.Tensor] | None = None) -> dict:
         """Model inputs for a batch of rows, right-padded; `input_ids` overrides each row's ids."""
@@ -273,7 +352,7 @@ class Model:
             return list(logits.gather(-1, targets[:, None]))
         out = []
         for b, row in enumerate(rows):
-            start = row.n_positions - first_position
+            start = row.target_start - first_position
             target_ids = row.target_ids.to(logits.device)
             predicted = logits[b, start - 1 : start - 1 + len(target_ids)]
             out.append(predicted.gather(-1, target_ids[:, None])[:, 0])
@@ -308,7 +387,7 @@ class Model:
         if self.kind == "causal-lm" and self._accepts_logits_to_keep:
             sequence = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"]
             end = first_position + sequence.shape[1]
-            first_position = min(row.n_positions for row in rows) - 1
+            first_position = min(row.target_start for row in rows) - 1
             hf_kwargs.setdefault("use_cache", False)
             raw = self.hf(**inputs, **hf_kwargs, logits_to_keep=end - first_position)
         else:

@@ -64,6 +64,12 @@ class Explanation:
     cost: Cost = field(default_factory=Cost)
     special_tokens: np.ndarray | None = None
     patch_grid: tuple[int, int] | None = None
+    target_tokens: list[str] | None = None
+    """A causal LM's target as tokens (the generated ones when it generated its target)."""
+    per_token_scores: np.ndarray | None = None
+    """(target tokens, tokens), with `per_token`: row t explains target token t alone, teacher-forced
+    after the earlier ones (inseq's matrix). `scores` still explains the whole target; for methods
+    linear in the target tokens' outputs (AtMan, sum-aggregated gradients, occlusion) it is the rows' sum."""
 
     def __post_init__(self) -> None:
         self.scores = np.asarray(self.scores, dtype=np.float64)
@@ -72,6 +78,14 @@ class Explanation:
                 f"Explanation needs one score per token: got {len(self.tokens)} tokens "
                 f"and scores of shape {self.scores.shape}"
             )
+        if self.per_token_scores is not None:
+            self.per_token_scores = np.asarray(self.per_token_scores, dtype=np.float64)
+            rows = len(self.target_tokens) if self.target_tokens is not None else -1
+            if self.per_token_scores.shape != (rows, len(self.tokens)):
+                raise ValueError(
+                    f"per_token_scores needs a row per target token and a column per token: got "
+                    f"{self.per_token_scores.shape} for {rows} target tokens and {len(self.tokens)} tokens"
+                )
         if self.special_tokens is None:
             self.special_tokens = np.zeros(len(self.tokens), dtype=bool)
         self.special_tokens = np.asarray(self.special_tokens, dtype=bool)

@@ -52,10 +52,11 @@ GRADIENT_TARGETS = ("attentions", "hidden_states")
 
 def read_rows(model: Model, encoded: Encoded) -> list[int]:
     """The query positions whose view of the input explains the target, one per target token:
-    [CLS] (position 0) for encoders and ViTs; for a causal LM, P - 1 + t for target token t."""
+    [CLS] (position 0) for encoders and ViTs; for a causal LM, T - 1 + t for target token t
+    (T: `target_start`)."""
     if model.kind != "causal-lm":
         return [0]
-    return [encoded.n_positions - 1 + t for t in range(len(encoded.target_ids))]
+    return [encoded.target_start - 1 + t for t in range(len(encoded.target_ids))]
 
 
 def capture(model: Model, batch: list[Encoded], batch_size: int = 16) -> list[AttentionMaps]:

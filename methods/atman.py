@@ -111,6 +111,13 @@ class AtMan(Method):
     ) -> list[np.ndarray]:
         """Per input, one score per suppressed variant: its rows of `factors` after row 0 (which
         suppresses nothing), aggregated over the target tokens."""
+        return [scores.sum(-1).numpy() for scores in self.target_token_scores(model, batch, factors)]
+
+    def target_token_scores(
+        self, model: Model, batch: list[Encoded], factors: list[torch.Tensor]
+    ) -> list[torch.Tensor]:
+        """Per input, (variants, target tokens): each target token's cross-entropy change under
+        each variant, or its square (`aggregate`); a score is their sum over the target tokens."""
         with torch.no_grad(), model.attention_implementation(SUPPRESSED_ATTENTION):
             if model.kind == "causal-lm" and self.params["prefix_reuse"]:
                 logprobs = [
@@ -120,9 +127,18 @@ class AtMan(Method):
                 logprobs = self._batched_logprobs(model, batch, factors)
         # per target token, CE(suppressed) - CE(plain) = log p(plain) - log p(suppressed)
         deltas = [lp[0] - lp[1:] for lp in logprobs]
-        if self.params["aggregate"] == "squared":
-            return [(delta**2).sum(-1).numpy() for delta in deltas]
-        return [delta.sum(-1).numpy() for delta in deltas]
+        return [delta**2 for delta in deltas] if self.params["aggregate"] == "squared" else deltas
+
+    def attribute_per_token(self, model: Model, batch: list[Encoded]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """All rows from the whole target's variants: token t's cross-entropy change is read at
+        the position that predicts it, which sees the prompt and the tokens before t only, just
+        as when t alone is the target (the prompt's KV cache serves every token). With
+        `row_min="all"` a row's minimum spans later keys too, so each token runs on its own."""
+        if self.params["row_min"] != "valid":
+            return super().attribute_per_token(model, batch)
+        factors = [self.suppression_factors(model, encoded) for encoded in batch]
+        per_token = [scores.T.numpy() for scores in self.target_token_scores(model, batch, factors)]
+        return [(matrix.sum(0), matrix) for matrix in per_token]
 
     def _batched_logprobs(
         self, model: Model, batch: list[Encoded], factors: list[torch.Tensor]

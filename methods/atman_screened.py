@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from bench.method import register_method
+from bench.method import Method, register_method
 from bench.models import Encoded, Model
 from methods.atman import AtMan
 from methods.atman_grad import EXPANSIONS, AtManGrad
@@ -53,6 +53,9 @@ class ScreenedAtMan(AtMan):
         key = np.abs(estimate) if self.params["screen_by"] == "magnitude" else estimate
         order = candidates[np.argsort(-key[candidates], kind="stable")]
         return estimate, np.sort(order[:count])
+
+    # each target token screens its own positions, so it runs on its own (not AtMan's shortcut)
+    attribute_per_token = Method.attribute_per_token
 
     def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
         screens = [self.screened_positions(model, encoded) for encoded in batch]

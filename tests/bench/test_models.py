@@ -169,3 +169,91 @@ def test_a_hub_id_offline_fails_at_once_saying_the_hub_is_unreachable(monkeypatc
     with pytest.raises(InputError, match="hub is unreachable and it is not in the local cache"):
         load_model("someone/not-cached-model")
     assert time.perf_counter() - start < 10  # no retries
+
+
+def greedy_loop(model: bench.Model, prompt_ids: list[int], steps: int, eos: int | None) -> list[int]:
+    """Greedy decoding by hand: the argmax of the last position, fed back, until `eos`."""
+    ids = list(prompt_ids)
+    for _ in range(steps):
+        with torch.no_grad():
+            token = int(model.hf(input_ids=torch.tensor([ids])).logits[0, -1].argmax())
+        if token == eos:
+            break
+        ids.append(token)
+    return ids[len(prompt_ids) :]
+
+
+@pytest.mark.parametrize(("name", "prompt"), [("gpt2", "free cash now"), ("llama", "call me tomorrow")])
+def test_no_target_generates_greedily_until_max_new_tokens_or_the_end_token(name, prompt, request):
+    model = request.getfixturevalue(name)
+    prompt_ids = model.tokenizer(prompt)["input_ids"]
+    model.hf.generation_config.eos_token_id = None
+    free = greedy_loop(model, prompt_ids, 6, None)
+    encoded = model.encode(prompt, max_new_tokens=6)
+    assert encoded.target_ids.tolist() == free and len(free) == 6
+    assert encoded.target == model.tokenizer.decode(free)
+    assert encoded.input_ids.tolist() == prompt_ids + free
+    stop = next(token for i, token in enumerate(free) if i >= 2 and token not in free[:i])
+    model.hf.generation_config.eos_token_id = stop
+    stopped = model.encode(prompt, max_new_tokens=6)
+    assert stopped.target_ids.tolist() == greedy_loop(model, prompt_ids, 6, stop) == free[: free.index(stop)]
+    explanation = bench.explain("random", model, prompt, max_new_tokens=6)
+    assert explanation.target == stopped.target
+    assert explanation.target_tokens == model.tokenizer.convert_ids_to_tokens(free[: free.index(stop)])
+    assert model.encode(prompt, max_new_tokens=1).target_ids.tolist() == free[:1]
+
+
+def test_generation_stops_at_the_models_length_limit(gpt2):
+    gpt2.hf.generation_config.eos_token_id = None
+    prompt = " ".join(["free"] * 60)  # [CLS] + 60 + [SEP]: 62 of tiny_gpt2's 64 positions
+    assert len(gpt2.encode(prompt, max_new_tokens=20).target_ids) == 2
+    with pytest.raises(InputError, match="no room to generate"):
+        gpt2.encode(" ".join(["free"] * 62))
+
+
+def test_a_generation_that_ends_at_once_or_a_bad_max_new_tokens_is_refused(gpt2, bert):
+    first = greedy_loop(gpt2, gpt2.tokenizer("free cash now")["input_ids"], 1, None)[0]
+    gpt2.hf.generation_config.eos_token_id = first
+    with pytest.raises(InputError, match="no target to explain"):
+        gpt2.encode("free cash now")
+    for bad in (0, -3, 2.5, True):
+        for model in (gpt2, bert):
+            with pytest.raises(InputError, match=f"max_new_tokens={bad!r} must be an integer >= 1"):
+                bench.explain("random", model, "free cash now", max_new_tokens=bad)
+
+
+def test_metrics_of_a_generation_are_those_of_its_text_as_the_target(gpt2):
+    """bench.evaluate re-encodes the input with the explanation's target: the generated text,
+    scored by the target sequence's log-probability, as for a given target."""
+    gpt2.hf.generation_config.eos_token_id = gpt2.tokenizer.convert_tokens_to_ids("prize")
+    explanation = bench.explain("atman", gpt2, "free cash now")
+    assert explanation.target == "call msg me"
+    given = bench.explain("atman", gpt2, "free cash now", target="call msg me")
+    np.testing.assert_allclose(explanation.scores, given.scores, atol=1e-9)
+    metrics = ["deletion", "insertion", "comprehensiveness"]
+    generated = bench.evaluate(explanation, gpt2, "free cash now", metrics=metrics)
+    assert generated == pytest.approx(bench.evaluate(given, gpt2, "free cash now", metrics=metrics), abs=1e-9)
+
+
+def test_images_for_text_models_and_texts_for_image_models_are_refused(bert, llama, vit, cnn, tmp_path):
+    from PIL import Image
+
+    image = np.zeros((16, 16, 3), np.uint8)
+    for model in (bert, llama):
+        for inputs in (image, Image.fromarray(image)):
+            with pytest.raises(
+                InputError, match=f"{model.name} is a text model .*a str; got (ndarray|Image)"
+            ):
+                model.encode(inputs)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    for model in (vit, cnn):
+        with pytest.raises(InputError, match="'a photo of a cat' is no image file"):
+            model.encode("a photo of a cat")
+        with pytest.raises(InputError, match=f"cannot read {notes} as an image"):
+            model.encode(notes)
+        with pytest.raises(InputError, match=r"got ndarray of shape \(16,\)"):
+            model.encode(np.zeros(16))
+        Image.fromarray(image).save(tmp_path / "black.png")
+        from_file = model.encode(tmp_path / "black.png")
+        assert torch.equal(from_file.pixel_values, model.encode(image).pixel_values)
