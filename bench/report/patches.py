@@ -52,6 +52,24 @@ def patch_scores(row: Any) -> np.ndarray:
     return normalised(row)[-rows * cols :].reshape(rows, cols)
 
 
+def draw_overlay(ax: Any, grid: np.ndarray, image: np.ndarray | None) -> None:
+    """Normalised patch scores on their grid, stretched over the image when there is one."""
+    if image is None:
+        ax.imshow(grid, cmap="bwr", vmin=-1, vmax=1, interpolation="nearest")
+        return
+    height, width = image.shape[:2]
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    ax.imshow(
+        grid,
+        cmap="bwr",
+        vmin=-1,
+        vmax=1,
+        alpha=0.55,
+        extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+        interpolation="nearest",
+    )
+
+
 def example_png(
     run: FinishedRun, example_id: str, image: np.ndarray | None, out_dir: Path, stem: str
 ) -> FigureFile:
@@ -64,21 +82,7 @@ def example_png(
         axes[0].imshow(image, cmap="gray" if image.ndim == 2 else None)
         axes[0].set_title(f"target {rows.iloc[0]['target']}", fontsize=8)
     for ax, (method, row) in zip(axes[panels - len(rows) :], rows.iterrows(), strict=True):
-        grid = patch_scores(row)
-        if image is not None:
-            height, width = image.shape[:2]
-            ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
-            ax.imshow(
-                grid,
-                cmap="bwr",
-                vmin=-1,
-                vmax=1,
-                alpha=0.55,
-                extent=(-0.5, width - 0.5, height - 0.5, -0.5),
-                interpolation="nearest",
-            )
-        else:
-            ax.imshow(grid, cmap="bwr", vmin=-1, vmax=1, interpolation="nearest")
+        draw_overlay(ax, patch_scores(row), image)
         ax.set_title(method, fontsize=8)
     for ax in axes:
         ax.set_xticks([])
