@@ -101,7 +101,7 @@ def write_html(explanation: Explanation, path: str | Path, image: np.ndarray | N
     heading = html.escape(title(explanation))
     page = (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{heading}</title>'
-        f"<style>{STYLE}</style></head>\n<body>\n<h1>{heading}</h1>\n{body}\n"
+        f"<style>{STYLE}</style></head>\n<body>\n<h2>{heading}</h2>\n{body}\n"
         f'<p class="note">{html.escape(legend)}</p>\n</body></html>\n'
     )
     Path(path).write_text(page, encoding="utf-8")

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import bench
@@ -163,3 +164,93 @@ def test_transformers_load_reports_and_bars_stay_off_the_terminal_unless_verbose
     assert "Loading weights" in loud.stderr and "MISSING" in loud.stderr
     assert "Loading weights" not in quiet.stderr and "MISSING" not in quiet.stderr
     assert "occlusion on" in quiet.stdout
+
+
+@pytest.fixture
+def vit_dir(vit, tmp_path):
+    vit.hf.save_pretrained(tmp_path / "vit")
+    vit.processor.save_pretrained(tmp_path / "vit")
+    return tmp_path / "vit"
+
+
+@pytest.fixture
+def gpt2_dir(gpt2, tmp_path):
+    """tiny_gpt2 whose end token is "prize": it generates "call msg me" after "free cash now"."""
+    gpt2.hf.generation_config.eos_token_id = gpt2.tokenizer.convert_tokens_to_ids("prize")
+    gpt2.hf.save_pretrained(tmp_path / "gpt2")
+    gpt2.tokenizer.save_pretrained(tmp_path / "gpt2")
+    return tmp_path / "gpt2"
+
+
+def image_file(tmp_path):
+    from PIL import Image
+
+    from tests.tiny import tiny_image
+
+    path = tmp_path / "photo.png"
+    Image.fromarray(tiny_image()).save(path)
+    return path
+
+
+def colour_fraction(png_path) -> float:
+    """The share of clearly coloured (not grey) pixels of a PNG."""
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(png_path).convert("RGB")).astype(int)
+    return float(np.mean(pixels.max(-1) - pixels.min(-1) > 60))
+
+
+def test_explain_an_image_file_and_draw_it(vit, vit_dir, tmp_path, capsys):
+    from tests.tiny import tiny_image
+
+    image = image_file(tmp_path)
+    argv = ["explain", "--model", str(vit_dir), "--method", "atman", "--json", str(image)]
+    assert main([*argv, "--png", str(tmp_path / "a.png"), "--html", str(tmp_path / "a.html")]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    expected = bench.explain("atman", vit, tiny_image())
+    assert payload["tokens"] == expected.tokens and payload["target"] == expected.target
+    assert payload["scores"] == pytest.approx(expected.scores.tolist(), abs=1e-6)
+    assert colour_fraction(tmp_path / "a.png") > 0.05
+    page = (tmp_path / "a.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 1 and "atman · target" in page
+
+
+def test_explain_a_generation_per_token_and_draw_it(gpt2, gpt2_dir, tmp_path, capsys):
+    argv = ["explain", "--model", str(gpt2_dir), "--method", "atman", "--per-token", "free cash now"]
+    html_file, png_file = tmp_path / "g.html", tmp_path / "g.png"
+    assert main([*argv, "--json", "--html", str(html_file), "--png", str(png_file)]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    expected = bench.explain("atman", gpt2, "free cash now", per_token=True)
+    assert payload["target"] == expected.target == "call msg me"
+    assert payload["target_tokens"] == ["call", "msg", "me"]
+    np.testing.assert_allclose(payload["per_token_scores"], expected.per_token_scores, atol=1e-6)
+    np.testing.assert_allclose(payload["scores"], expected.scores, atol=1e-6)
+    page = html_file.read_text()
+    assert page.count("<tr>") == 4  # the whole target, then one row per generated token
+    for label in ("atman (whole target)", "0: call", "1: msg", "2: me", ">free<", ">cash<", ">now<"):
+        assert label in page
+    assert colour_fraction(png_file) > 0.05
+    assert main([*argv, "--max-new-tokens", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "target: 'call msg'" in out and "per generated token" in out
+    assert main(["explain", "--model", str(gpt2_dir), "--method", "saliency", "--json", "free cash now"]) == 0
+    assert json.loads(capsys.readouterr().out)["per_token_scores"] is None
+
+
+def test_bad_inputs_are_one_line_errors_with_exit_code_2(model_dir, vit_dir, gpt2_dir, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    image = image_file(tmp_path)
+    cases = [
+        ([str(model_dir), str(image)], f"{image} is an image file but"),
+        ([str(gpt2_dir), str(image)], "is a text model (causal-lm)"),
+        ([str(vit_dir), "a photo of a cat"], "'a photo of a cat' is no image file"),
+        ([str(vit_dir), str(notes)], f"cannot read {notes} as an image"),
+        ([str(model_dir), "--per-token", "free cash"], "per_token explains each target token of a causal LM"),
+        ([str(vit_dir), "--per-token", str(image)], "per_token explains each target token of a causal LM"),
+        ([str(gpt2_dir), "--max-new-tokens", "0", "free"], "max_new_tokens=0 must be an integer >= 1"),
+    ]
+    for args, message in cases:
+        assert main(["explain", "--method", "atman", "--model", *args]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
