@@ -49,7 +49,8 @@ _AUTO_CLASSES = {
 class Encoded:
     """One input ready for the model.
 
-    `input_ids` is the whole sequence the model reads (for a causal LM: prompt, then target).
+    `input_ids` is the whole sequence the model reads (for a causal LM: prompt, then target; for
+    one token of a generation, `target_token`, the tokens generated before it in between).
     `tokens` and `special` cover the explained positions only: every input token of a
     classifier (special ones included), the prompt of a causal LM, [CLS] and the patches of a ViT.
     """
