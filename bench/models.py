@@ -101,8 +101,8 @@ def check_max_new_tokens(max_new_tokens: Any) -> None:
 
 
 def read_image(image: Any) -> Any:
-    """An image model's input as a PIL image or an array: a path is read here (as RGB), so a
-    text, a missing or a non-image file fails with one line naming it."""
+    """An image model's input as a PIL image or an array: a file is read here into an (H, W, 3)
+    RGB array, so a text, a missing or a non-image file fails with one line naming it."""
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(image, Image.Image):
@@ -117,7 +117,7 @@ def read_image(image: Any) -> Any:
             )
         try:
             with Image.open(path) as opened:
-                return opened.convert("RGB")
+                return np.array(opened.convert("RGB"))
         except (UnidentifiedImageError, OSError) as error:
             raise InputError(f"cannot read {path} as an image: {error}") from error
     if isinstance(image, np.ndarray) and image.ndim in (2, 3) and min(image.shape[:2]) > 0:

@@ -189,7 +189,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     explain.add_argument("--seed", type=int, default=0, help="the task's seed")
     explain.add_argument("--method", default="atman")
     explain.add_argument("--kind", choices=["classifier", "causal-lm", "image-classifier"])
-    explain.add_argument("--target", help="class index, or target text for a causal LM (default: prediction)")
+    explain.add_argument(
+        "--target",
+        help="class index, or target text for a causal LM (default: the predicted class, or the "
+        "causal LM's greedy generation)",
+    )
     explain.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="method parameter")
     explain.add_argument(
         "--max-new-tokens",

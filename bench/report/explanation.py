@@ -41,7 +41,9 @@ TITLE_TARGET = 40
 
 def title(explanation: Explanation) -> str:
     target = repr(explanation.target)
-    return f"{explanation.method} · target {target if len(target) <= TITLE_TARGET else target[: TITLE_TARGET - 1] + '…'}"
+    if len(target) > TITLE_TARGET:
+        target = target[: TITLE_TARGET - 1] + "…"
+    return f"{explanation.method} · target {target}"
 
 
 def figure(explanation: Explanation, image: np.ndarray | None = None) -> Figure:
