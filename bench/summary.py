@@ -28,31 +28,39 @@ def _cell(row: pd.Series) -> str:
     return f"{row['mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] {rank_label(row)}"
 
 
+def quality_metrics(summary: pd.DataFrame, metrics: Sequence[str]) -> list[str]:
+    """The metrics of `metrics` the summary holds, cost left out; a metric a run recorded but this
+    version no longer registers is kept (shown, not used to order)."""
+    present = set(summary["metric"])
+    return [m for m in metrics if m in present and (not is_registered(m) or metric_of(m).family != "cost")]
+
+
+def ranked_methods(group: pd.DataFrame, quality: Sequence[str]) -> list[str]:
+    """The methods of one (task, model) group ordered by their rank on the first registered
+    quality metric, then by its mean (best first); alphabetical when no metric is registered."""
+    methods = sorted(set(group["method"]))
+    registered = [m for m in quality if is_registered(m)]
+    if not registered:
+        return methods
+    lead = registered[0]
+    order = group[group["metric"] == lead].set_index("method")[["rank", "mean"]].reindex(methods)
+    order["key"] = order["mean"] * (-1 if metric_of(lead).higher_is_better else 1)
+    return order.sort_values(["rank", "key"]).index.tolist()
+
+
 def ranked_tables(summary: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
     """One wide table per (task, model): a row per method, ordered by its rank on the first
     quality metric (then its mean); columns are the quality metrics, then the cost means."""
-    # a metric a run recorded but this version no longer registers is shown, not used to order
-    quality = [
-        m
-        for m in metrics
-        if m in set(summary["metric"]) and (not is_registered(m) or metric_of(m).family != "cost")
-    ]
-    registered = [m for m in quality if is_registered(m)]
+    quality = quality_metrics(summary, metrics)
     tables = []
     for (task, model), group in summary.groupby(["task", "model"], sort=True):
-        wide = group[group["metric"].isin(quality)].pivot(index="method", columns="metric")
-        cells = pd.DataFrame(index=sorted(set(group["method"])))
+        cells = pd.DataFrame(index=ranked_methods(group, quality))
         for name in quality:
             part = group[group["metric"] == name].set_index("method")
             cells[name] = part.apply(_cell, axis=1).reindex(cells.index).astype(object).fillna("-")
         for name, label in COST_COLUMNS.items():
             part = group[group["metric"] == name].set_index("method")["mean"]
             cells[label] = part.reindex(cells.index).map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")
-        if registered:
-            lead = registered[0]
-            order = wide["rank"][lead].to_frame("rank").join(wide["mean"][lead].rename("mean"))
-            order["key"] = order["mean"] * (-1 if metric_of(lead).higher_is_better else 1)
-            cells = cells.reindex(order.sort_values(["rank", "key"]).index.tolist())
         tables.append((f"{task} / {model}", cells))
     return tables
 
@@ -73,7 +81,8 @@ def protocols_of(keys: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(named)) or [DEFAULT_PROTOCOL]
 
 
-def _number(value: float) -> str:
+def compact_number(value: float) -> str:
+    """A cost for a narrow column: thousands separated above 100, else two significant digits."""
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2g}"
 
 
@@ -158,7 +167,7 @@ def print_summary(summary: pd.DataFrame, metrics: Sequence[str], console: Consol
                     f"{row['mean']:.3f}",
                     f"{row['ci_low']:.3f}..{row['ci_high']:.3f}",
                     *(
-                        _number(costs.at[row["method"], c])
+                        compact_number(costs.at[row["method"], c])
                         if c in costs and row["method"] in costs.index
                         else "-"
                         for c in COST_COLUMNS

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.precision import DEFAULT_DTYPE
 from bench.protocol import metric_keys
-from bench.report import heatmaps, patches
+from bench.report import heatmaps, patches, summary_table
 from bench.report.agreement import plot_agreement
 from bench.report.bars import plot_bars
 from bench.report.cost import plot_cost
@@ -21,16 +21,22 @@ from bench.report.figures import FigureFile, Skipped
 from bench.report.finished_run import FinishedRun, load_run
 from bench.report.protocols import plot_protocols
 from bench.report.replacement import plot_replacement
-from bench.summary import footnotes, ranked_tables
+from bench.summary import footnotes
 
 HEATMAP_EXAMPLES = 20
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; max-width: 1200px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 1em 1.5em; max-width: 1320px; color: #222; }
+h1 { font-size: 1.5em; margin: 0 0 0.3em; } h2 { font-size: 1.25em; margin: 0.8em 0 0.3em; }
+h3 { font-size: 1em; margin: 0.5em 0 0.2em; }
+p.facts { font-size: 0.85em; margin: 0 0 0.5em; color: #444; }
+p.legend { font-size: 0.8em; margin: 0.3em 0 0.8em; color: #444; }
 table.summary { border-collapse: collapse; font-size: 0.85em; margin-bottom: 1em; }
 table.summary td, table.summary th { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
 table.heatmap th { text-align: right; vertical-align: top; padding-right: 8px; font-size: 0.8em; }
-td.tokens { font-family: monospace; font-size: 0.8em; line-height: 1.7; white-space: pre-wrap; }
-.tok { padding: 1px 1px; margin-right: 2px; }
+td.tokens { font-family: monospace; font-size: 0.8em; line-height: 1.8; }
+.word { white-space: pre; }
+.tok { padding: 1px 1px; }
+.tok.piece { border-left: 1px solid rgba(0, 0, 0, 0.35); }
 .tok.special { color: #999; }
 .tok.gold { text-decoration: underline 2px #2a2; }
 figure { margin: 1em 0; } figure img { max-width: 100%; }
@@ -62,13 +68,15 @@ def summary_section(run: FinishedRun) -> str:
     metrics = list(dict.fromkeys(run.summary["metric"]))
     if run.config.get("metrics"):
         metrics = metric_keys(run.config["metrics"], run.protocols)
-    parts = [
-        "<p>Cells: mean [95% bootstrap CI] #rank; '=' marks a tie with another method (paired Wilcoxon, "
-        "Holm-corrected, p ≥ 0.05).</p>"
-    ]
-    for title, cells in ranked_tables(run.summary, metrics):
-        parts.append(f"<h3>{html.escape(title)}</h3>")
-        parts.append(cells.rename_axis("method").to_html(classes="summary", border=0))
+    parts = []
+    for (task, model), group in run.summary.groupby(["task", "model"], sort=True):
+        parts.append(f"<h3>{html.escape(f'{task} / {model}')}</h3>")
+        parts.append(summary_table.summary_table(group, metrics))
+    parts.append(
+        "<p class=\"legend\">Cells: mean #rank, the 95% bootstrap CI under it; '=' marks a tie with another "
+        "method (paired Wilcoxon, Holm-corrected, p ≥ 0.05); green: rank 1. ↑ higher is better, ↓ lower is "
+        "better; cost: means per example. Click a column's header to sort by it (again: reversed).</p>"
+    )
     parts += [f'<p class="note">{html.escape(note)}</p>' for note in footnotes(run.summary)]
     errors = run.records[run.records["error"].notna()]
     if len(errors):
@@ -138,7 +146,8 @@ def make_report(run_dir: str | Path) -> Path:
     root = run.path / "report"
     figures_dir, heatmaps_dir = root / "figures", root / "heatmaps"
     figures = [
-        plot_curves(run, figures_dir),
+        plot_curves(run, figures_dir, "deletion"),
+        plot_curves(run, figures_dir, "insertion"),
         plot_bars(run, figures_dir, "faithfulness"),
         plot_bars(run, figures_dir, "plausibility"),
         plot_cost(run, figures_dir),
@@ -151,7 +160,8 @@ def make_report(run_dir: str | Path) -> Path:
     models = ", ".join(sorted(set(run.records["model"])))
     body = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>Task: <b>{html.escape(tasks)}</b> · model: <b>{html.escape(models)}</b> · "
+        f'<p class="facts">Task: <b>{html.escape(tasks)}</b>'
+        f" · model: <b>{html.escape(models)}</b> · "
         f"{run.records['example_id'].nunique()} examples · methods: {html.escape(', '.join(run.methods))} · "
         f"seed {run.seed} · dtype {html.escape(str(run.config.get('dtype', DEFAULT_DTYPE)))} · "
         f"protocols: {html.escape(', '.join(run.protocols))}</p>",
@@ -170,7 +180,9 @@ def make_report(run_dir: str | Path) -> Path:
     ]
     page = (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+        f"<style>{STYLE}{summary_table.STYLE}</style></head>\n<body>\n"
+        + "\n".join(body)
+        + f"\n<script>{summary_table.SCRIPT}</script>\n</body></html>\n"
     )
     root.mkdir(parents=True, exist_ok=True)  # no figure may have made it (every row an error)
     index = root / "index.html"
