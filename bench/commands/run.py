@@ -45,7 +45,12 @@ def run(args: argparse.Namespace) -> int:
     config = replace(config, **{key: value for key, value in given.items() if value is not None})
     if config.plugins:
         print(f"importing plugin modules: {', '.join(config.plugins)}", file=sys.stderr)
+    config = config.resolved()  # its `out` is where the report goes
     run_benchmark(config)
+    if not args.no_report:
+        from bench.report import make_report
+
+        print(f"report: {make_report(config.out)}")
     return 0
 
 
@@ -116,6 +121,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="import the plugin modules a --config file names (they run their code)",
     )
     parser.add_argument("--quiet", action="store_true", default=None)
+    parser.add_argument(
+        "--no-report",
+        dest="no_report",
+        action="store_true",
+        help="do not write the HTML report (DIR/report/index.html) at the end; `xai-bench report DIR` "
+        "writes it later",
+    )
     parser.add_argument(
         "--retry-errors",
         dest="retry_errors",

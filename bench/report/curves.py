@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from scipy.stats import bootstrap
 
 from bench.protocol import metric_of
@@ -114,10 +115,10 @@ def curve_figure(run: FinishedRun, curve: str) -> tuple[Figure, dict[str, str]] 
         ax.fill_between(GRID, low, high, color=MAIN, alpha=0.25, linewidth=0)
         ax.plot(GRID, mean, color=MAIN, linewidth=2.0)
         mark = " (best)" if method == best else ""
-        ax.set_title(f"#{i + 1} {method}{mark}\nAUC {auc:.3f} · n={len(curves[method])}", fontsize=8)
+        ax.set_title(f"{method}{mark}\nAUC {auc:.3f} · n={len(curves[method])}", fontsize=8)
         ax.tick_params(labelsize=7, labelbottom=i + columns >= len(ranked))  # the lowest panel of a column
         ax.grid(alpha=0.3)
-    handles = [figure.axes[0].plot([], [], linewidth=1.0, **REFERENCE_STYLES[role])[0] for role in references]
+    handles = [Line2D([], [], linewidth=1.0, **REFERENCE_STYLES[role]) for role in references]
     labels = [f"best ({best})" if role == "best" else "random" for role in references]
     figure.legend(handles, labels, loc="outside upper center", ncols=len(handles), fontsize=8, frameon=False)
     figure.supxlabel(AXIS_LABELS[curve], fontsize=9)

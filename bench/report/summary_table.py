@@ -67,11 +67,13 @@ def family_of(metric: str) -> str:
 
 
 def family_columns(summary: pd.DataFrame, metrics: Sequence[str]) -> dict[str, list[str]]:
-    """{family: metric keys}, families in bench.metric's order: the quality metrics in the run's
-    order, then the cost means the summary holds (COST_COLUMNS)."""
+    """{family: metric keys}: the quality metrics in the run's order, grouped in bench.metric's
+    order of families (metrics this version does not know last), then the cost means the
+    summary holds (COST_COLUMNS)."""
     quality = quality_metrics(summary, metrics)
     present = set(summary["metric"])
-    groups = {family: [m for m in quality if family_of(m) == family] for family in (*FAMILIES, OTHER)}
+    quality_families = [family for family in (*FAMILIES, OTHER) if family != "cost"]
+    groups = {family: [m for m in quality if family_of(m) == family] for family in quality_families}
     groups["cost"] = [m for m in COST_COLUMNS if m in present]
     return {family: keys for family, keys in groups.items() if keys}
 

@@ -33,7 +33,12 @@ def _pixels(path) -> tuple[int, int]:
 
 def test_figures_exist_as_png_and_pdf_with_the_designed_pixel_size(text_report):
     figures = text_report.parent / "figures"
-    designed = {"curves": (4.0, 11.0), "bars_faithfulness": (3.4, 2 * 3.6), "bars_plausibility": (3.4, 3.6)}
+    designed = {
+        "curves_deletion": (2.0 + 0.5, 3 * 2.4),  # a panel per method in one row, the legend above
+        "curves_insertion": (2.0 + 0.5, 3 * 2.4),
+        "bars_faithfulness": (3.4, 2 * 3.6),
+        "bars_plausibility": (3.4, 3.6),
+    }
     for stem, (height, width) in designed.items():
         assert _pixels(figures / f"{stem}.png") == (round(height * DPI), round(width * DPI))
         assert (figures / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
@@ -48,7 +53,7 @@ def test_page_holds_every_method_the_table_values_and_provenance(text_report):
     for method in METHODS:
         assert f"<th>{method}</th>" in page
     for mean, low, high, _, _ in SUMMARY_VALUES.values():
-        assert f"{mean:.3f} [{low:.3f}, {high:.3f}]" in page
+        assert f'<span class="mean">{mean:.3f}</span>' in page and f"{low:.3f}–{high:.3f}" in page
     assert "#1=" in page and "torch" in page and "9.9.9" in page and "Seed: <b>0</b>" in page
     assert "name = &quot;hand-made&quot;" in page  # the config, verbatim (escaped)
     assert "random: 1" in page  # the error row is counted, not hidden
@@ -56,7 +61,7 @@ def test_page_holds_every_method_the_table_values_and_provenance(text_report):
 
 def test_embedded_figures_decode_to_the_written_pngs(text_report):
     embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', text_report.read_text())
-    written = (text_report.parent / "figures" / "curves.png").read_bytes()
+    written = (text_report.parent / "figures" / "curves_deletion.png").read_bytes()
     assert written in [base64.b64decode(data) for data in embedded]
 
 
