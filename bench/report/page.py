@@ -25,7 +25,7 @@ from bench.summary import footnotes
 
 HEATMAP_EXAMPLES = 20
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1em 1.5em; max-width: 1320px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 1em; max-width: 1330px; color: #222; }
 h1 { font-size: 1.5em; margin: 0 0 0.3em; } h2 { font-size: 1.25em; margin: 0.8em 0 0.3em; }
 h3 { font-size: 1em; margin: 0.5em 0 0.2em; }
 p.facts { font-size: 0.85em; margin: 0 0 0.5em; color: #444; }
@@ -75,7 +75,8 @@ def summary_section(run: FinishedRun) -> str:
     parts.append(
         "<p class=\"legend\">Cells: mean #rank, the 95% bootstrap CI under it; '=' marks a tie with another "
         "method (paired Wilcoxon, Holm-corrected, p ≥ 0.05); green: rank 1. ↑ higher is better, ↓ lower is "
-        "better; cost: means per example. Click a column's header to sort by it (again: reversed).</p>"
+        "better; cost: means per example. Click a column's header to sort by it, best first (▼); again: "
+        "worst first (▲).</p>"
     )
     parts += [f'<p class="note">{html.escape(note)}</p>' for note in footnotes(run.summary)]
     errors = run.records[run.records["error"].notna()]

@@ -19,7 +19,7 @@ OTHER = "other"
 """The family of a metric this version no longer registers (an old run's)."""
 
 STYLE = """
-table.summary-table { border-collapse: collapse; font-size: 0.72em; margin-bottom: 0.5em; }
+table.summary-table { border-collapse: collapse; font-size: 0.7em; margin-bottom: 0.5em; }
 table.summary-table colgroup.family { border-left: 2px solid #888; }
 table.summary-table th, table.summary-table td { border: 1px solid #ddd; padding: 1px 2px; }
 table.summary-table td { text-align: right; white-space: nowrap; line-height: 1.15; }
@@ -29,7 +29,8 @@ table.summary-table th[data-column] { cursor: pointer; vertical-align: bottom; }
 table.summary-table th.metric span {
   writing-mode: vertical-rl; transform: rotate(180deg); max-height: 12.5em;
 }
-table.summary-table th[data-sorted]::after { content: " ▼"; font-size: 0.8em; }
+table.summary-table th[data-sorted="best"]::after { content: " ▼"; font-size: 0.8em; }
+table.summary-table th[data-sorted="worst"]::after { content: " ▲"; font-size: 0.8em; }
 table.summary-table td.method, table.summary-table th.method { text-align: left; white-space: normal; }
 table.summary-table td.top { background: #e3f1e3; }
 table.summary-table .rank { color: #666; font-size: 0.78em; margin-left: 2px; }

@@ -130,25 +130,45 @@ def test_explain_target_is_a_class_index_or_label_and_otherwise_one_line(model_d
     )
 
 
-def test_plugins_named_by_a_config_file_need_consent(tmp_path, capsys):
+@pytest.fixture
+def unregisters_fake_task():
+    """The fake task's plugin module is imported by the test: forget it and its registrations after."""
+    yield
+    import sys
+
+    from bench.registry import METHODS, TASKS
+
+    TASKS._entries.pop("fake-spam", None)
+    for name in ("fake-failing", "fake-slow", "fake-deleting-loo", "fake-flaky"):
+        METHODS._entries.pop(name, None)
+    sys.modules.pop("tests.bench.fake_task", None)
+
+
+def test_plugins_named_by_a_config_file_need_consent(tmp_path, capsys, unregisters_fake_task):
     config = tmp_path / "theirs.toml"
     settings = 'task = "fake-spam"\nmethods = ["random"]\nmetrics = ["deletion"]\nn = 2\nquiet = true\n'
     config.write_text(f'plugins = ["tests.bench.fake_task"]\n{settings}out = "{tmp_path / "run"}"\n')
     assert main(["run", "--config", str(config)]) == 2
     assert "imports the plugin modules tests.bench.fake_task" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
-    try:
-        assert main(["run", "--config", str(config), "--allow-plugins"]) == 0
-        assert "importing plugin modules: tests.bench.fake_task" in capsys.readouterr().err
-    finally:
-        import sys
+    assert main(["run", "--config", str(config), "--allow-plugins", "--no-report"]) == 0
+    assert "importing plugin modules: tests.bench.fake_task" in capsys.readouterr().err
 
-        from bench.registry import METHODS, TASKS
 
-        TASKS._entries.pop("fake-spam", None)
-        for name in ("fake-failing", "fake-slow", "fake-deleting-loo", "fake-flaky"):
-            METHODS._entries.pop(name, None)
-        sys.modules.pop("tests.bench.fake_task", None)
+def test_run_writes_the_report_and_prints_its_path_unless_told_not_to(
+    tmp_path, capsys, unregisters_fake_task
+):
+    out = tmp_path / "run"
+    flags = ["--plugins", "tests.bench.fake_task", "--task", "fake-spam", "--methods", "random,occlusion"]
+    flags += ["--metrics", "deletion,map", "--n", "2", "--out", str(out), "--quiet"]
+    assert main(["run", *flags, "--no-report"]) == 0
+    assert (out / "summary.csv").exists() and not (out / "report").exists()
+    assert "report:" not in capsys.readouterr().out
+    assert main(["run", *flags]) == 0  # resumes the finished run: nothing to compute, then the report
+    index = out / "report" / "index.html"
+    assert capsys.readouterr().out.splitlines()[-1] == f"report: {index}"
+    page = index.read_text()
+    assert all(f'<td class="method" data-value="{m}">' in page for m in ("random", "occlusion"))
 
 
 def test_transformers_load_reports_and_bars_stay_off_the_terminal_unless_verbose(bert, tmp_path):
