@@ -4,6 +4,7 @@ separate it from some other method, '*' on a method significantly better than ev
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ from bench.report.finished_run import FinishedRun
 from bench.stats import rank_label
 
 PANEL = (3.6, 3.4)
+COLUMNS = 4
+"""Panels per row: with many metrics, rows of four instead of one row too wide to read."""
 FAMILY_TITLES = {"faithfulness": "Faithfulness (AUC and friends)", "plausibility": "Plausibility"}
 
 
@@ -61,12 +64,18 @@ def plot_bars(run: FinishedRun, out_dir: Path, family: str) -> FigureFile | Skip
         return Skipped(title, f"the summary has no {family} metrics")
     colours = method_colours(run.methods)
     groups = list(run.summary.groupby(["task", "model"], sort=True))
-    figure = new_figure(PANEL[0] * len(metrics), PANEL[1] * len(groups))
-    axes = np.atleast_2d(figure.subplots(len(groups), len(metrics), squeeze=False))
-    for row_axes, ((task, model), group) in zip(axes, groups, strict=True):
-        for ax, metric in zip(row_axes, metrics, strict=True):
+    columns = min(COLUMNS, len(metrics))
+    rows = math.ceil(len(metrics) / columns)  # per (task, model)
+    figure = new_figure(PANEL[0] * columns, PANEL[1] * rows * len(groups))
+    grid = figure.subplots(rows * len(groups), columns, squeeze=False)
+    for i, ((task, model), group) in enumerate(groups):
+        block = grid[i * rows : (i + 1) * rows]
+        for ax, metric in zip(block.ravel(), metrics, strict=False):
             _panel(ax, group[group["metric"] == metric], run.methods, colours, metric)
-        row_axes[0].set_ylabel(f"{task} / {model}", fontsize=8)
+        for ax in block.ravel()[len(metrics) :]:
+            ax.remove()
+        for row_axes in block:
+            row_axes[0].set_ylabel(f"{task} / {model}", fontsize=8)
     caption = (
         "Bars: mean over examples; whiskers: 95% bootstrap CI. Marks: #rank (1 + methods significantly "
         "better, paired Wilcoxon with Holm correction); '=' tied with another method; '*' significantly "

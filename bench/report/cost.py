@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.report.figures import FigureFile, Skipped, method_colours, new_figure, save
+from bench.report.figures import FigureFile, Skipped, method_colours, new_figure, plain_log_axis, save
 from bench.report.finished_run import FinishedRun
 
 PANEL = (4.6, 3.8)
@@ -44,6 +44,7 @@ def plot_cost(run: FinishedRun, out_dir: Path) -> FigureFile | Skipped:
                 ax.scatter(value, y, color=colours.get(method, "grey"), s=40, zorder=3)
                 ax.annotate(method, (value, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
             ax.set_xscale("log")
+            plain_log_axis(ax.xaxis)
             ax.set_xlabel(cost_label)
             ax.set_ylabel(quality_label)
             ax.grid(alpha=0.3)

@@ -14,7 +14,7 @@ matplotlib.rcParams["text.parse_math"] = False  # user text ($5 prizes, ids) is 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 from scipy.stats import kendalltau  # noqa: E402
 
 DPI = 100
@@ -42,6 +42,13 @@ def method_colours(methods: Sequence[str]) -> dict[str, tuple]:
     """A stable colour per method (tab10, then tab20 for many methods)."""
     cmap = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
     return {method: cmap(i % cmap.N) for i, method in enumerate(methods)}
+
+
+def plain_log_axis(axis) -> None:
+    """A log axis labelled 0.001, 0.1, 10: matplotlib's own log labels are mathtext, which the
+    parse_math setting above would print as raw '$\\mathdefault{10^{-3}}$'."""
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def new_figure(width: float, height: float) -> Figure:

@@ -14,7 +14,8 @@ import pytest
 from bench.cli import main
 from bench.errors import InputError
 from bench.report import make_report, patches
-from bench.report.figures import DPI
+from bench.report.bars import plot_bars
+from bench.report.figures import DPI, new_figure, plain_log_axis
 from bench.report.finished_run import load_run
 from tests.bench.report.finished_runs import METHODS, SUMMARY_VALUES, image_run, text_run
 
@@ -172,3 +173,30 @@ def test_the_embedded_config_names_no_absolute_path(tmp_path):
     page = make_report(run_dir).read_text()
     assert str(tmp_path) not in page
     assert "out = &quot;.&quot;" in page and "data = &quot;../data&quot;" in page
+
+
+def test_many_metrics_are_drawn_in_rows_of_four_panels(tmp_path):
+    run_dir = text_run(tmp_path / "run")
+    summary = pd.read_csv(run_dir / "summary.csv")
+    deletion = summary[summary["metric"] == "deletion"]
+    extra = [deletion.assign(metric=m) for m in ("aopc", "comprehensiveness", "sufficiency")]
+    pd.concat([summary, *extra]).to_csv(run_dir / "summary.csv", index=False)
+    figure = plot_bars(load_run(run_dir), tmp_path / "figures", "faithfulness")
+    assert _pixels(figure.png) == (round(2 * 3.4 * DPI), round(4 * 3.6 * DPI))  # 5 panels: 4 + 1
+
+
+def test_log_axes_are_labelled_with_plain_numbers():
+    figure = new_figure(4, 3)
+    ax = figure.subplots()
+    ax.set_xscale("log")
+    ax.set_xlim(1e-3, 20)
+    plain_log_axis(ax.xaxis)
+    figure.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels() if 1e-3 <= t.get_position()[0] <= 20] == [
+        "0.001",
+        "0.01",
+        "0.1",
+        "1",
+        "10",
+    ]
+    assert not [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
