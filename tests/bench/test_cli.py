@@ -132,16 +132,21 @@ def test_explain_target_is_a_class_index_or_label_and_otherwise_one_line(model_d
 
 @pytest.fixture
 def unregisters_fake_task():
-    """The fake task's plugin module is imported by the test: forget it and its registrations after."""
-    yield
+    """The test imports the fake task's plugin module: after it, forget the module and whatever it
+    registered, so the next import registers them again (unless it was imported before)."""
     import sys
 
     from bench.registry import METHODS, TASKS
 
-    TASKS._entries.pop("fake-spam", None)
-    for name in ("fake-failing", "fake-slow", "fake-deleting-loo", "fake-flaky"):
-        METHODS._entries.pop(name, None)
-    sys.modules.pop("tests.bench.fake_task", None)
+    imported = "tests.bench.fake_task" in sys.modules
+    tasks, methods = set(TASKS.names()), set(METHODS.names())
+    yield
+    if not imported:
+        for name in set(TASKS.names()) - tasks:
+            TASKS._entries.pop(name)
+        for name in set(METHODS.names()) - methods:
+            METHODS._entries.pop(name)
+        sys.modules.pop("tests.bench.fake_task", None)
 
 
 def test_plugins_named_by_a_config_file_need_consent(tmp_path, capsys, unregisters_fake_task):
