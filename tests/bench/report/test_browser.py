@@ -1,14 +1,12 @@
 """The report in a real browser: headless Chromium (Debian's `chromium`, which .ci/run installs)
-opens the page of a hand-made finished run, with a summary as wide as a real run's (15 methods,
-every default metric), in a 1366x768 window, a laptop's screen. The DOM it built must hold the
-summary table, a heatmap and, once bench/report/critical_difference.py exists, the CD diagram
-(`<section id="cd-diagram">`); two clicks on a header must sort the table worst first; the table
-must fit the window's width; and the screenshot must not be blank. Skipped only when chromium is
-not installed."""
+opens the page of a hand-made two-task run, its first task's summary as wide as a real run's (15
+methods, every default metric), in a 1366x768 window, a laptop's screen. The DOM it built must
+hold the summary tables, a heatmap and a CD diagram (in `<section id="cd-diagram">`); two clicks
+on a header must sort the table worst first; the tables must fit the window's width; and the
+screenshot must not be blank. Skipped only when chromium is not installed."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -19,7 +17,7 @@ import pandas as pd
 import pytest
 
 from bench.report import make_report
-from tests.bench.report.finished_runs import text_run
+from tests.bench.report.finished_runs import MULTI_TASKS, multi_task_run
 from tests.bench.report.html_tree import parse
 
 CHROMIUM = shutil.which("chromium")
@@ -48,7 +46,6 @@ METRICS = [
     "token_f1", "complexity", "sparseness", "seconds", "forward_passes", "eval_seconds",
     "eval_forward_passes",
 ]  # fmt: skip
-HAS_CD_DIAGRAM = importlib.util.find_spec("bench.report.critical_difference") is not None
 PROBE = """<script>
 const table = document.querySelector("table.summary-table");
 const insertion = [...table.querySelectorAll("th.metric")].find((th) => th.title.startsWith("insertion:"));
@@ -73,7 +70,13 @@ def wide_summary() -> pd.DataFrame:
         means = rng.uniform(0.0, 400.0, len(METHODS)) if cost else rng.uniform(-0.6, 1.0, len(METHODS))
         for method, mean, rank in zip(METHODS, means, np.argsort(np.argsort(-means)) + 1, strict=True):
             rows.append(
-                {"task": "fake-text", "model": "tiny-model", "method": method, "metric": metric, "mean": mean}
+                {
+                    "task": MULTI_TASKS[0],
+                    "model": "tiny-model",
+                    "method": method,
+                    "metric": metric,
+                    "mean": mean,
+                }
                 | {"ci_low": mean - 0.15, "ci_high": mean + 0.15, "n": 20, "rank": rank, "tied_with": "gae"}
             )
     return pd.DataFrame(rows)
@@ -83,9 +86,12 @@ def wide_summary() -> pd.DataFrame:
 def rendered(tmp_path_factory):
     """(the DOM Chromium built, the screenshot's pixels, the summary it showed)."""
     work = tmp_path_factory.mktemp("browser")
-    run_dir = text_run(work / "run")
+    run_dir = multi_task_run(work / "run")
     summary = wide_summary()
-    summary.to_csv(run_dir / "summary.csv", index=False)
+    recorded = pd.read_csv(run_dir / "summary.csv")
+    pd.concat([summary, recorded[recorded["task"] != MULTI_TASKS[0]]]).to_csv(
+        run_dir / "summary.csv", index=False
+    )
     config = [
         line for line in (run_dir / "config.toml").read_text().splitlines() if not line.startswith("metrics")
     ]
@@ -106,10 +112,11 @@ def rendered(tmp_path_factory):
     return parse(result.stdout), mpimg.imread(shot)[..., :3], summary
 
 
-def test_the_dom_holds_the_summary_table_a_heatmap_and_the_cd_diagram(rendered):
+def test_the_dom_holds_the_summary_tables_a_heatmap_and_the_cd_diagram(rendered):
     dom, _, _ = rendered
-    table = dom.find("table", "summary-table")
-    assert len(table.find("tbody").find_all("tr")) == len(METHODS)
+    tables = dom.find_all("table", "summary-table")
+    assert [len(t.find("tbody").find_all("tr")) for t in tables] == [len(METHODS), 3]
+    table = tables[0]
     assert [g.attrs["data-family"] for g in table.find_all("colgroup", "family")] == [
         "faithfulness",
         "plausibility",
@@ -118,10 +125,8 @@ def test_the_dom_holds_the_summary_table_a_heatmap_and_the_cd_diagram(rendered):
     ]
     heatmap = dom.find("table", "heatmap")
     assert heatmap.find_all("span", "tok") and heatmap.find_all("span", "word")
-    if HAS_CD_DIAGRAM:
-        assert dom.find_all("section", id="cd-diagram"), (
-            "critical_difference.py exists but the page has no CD diagram"
-        )
+    diagrams = dom.find("section", id="cd-diagram").find_all("img")
+    assert diagrams and all(img.attrs["src"].startswith("data:image/png;base64,") for img in diagrams)
 
 
 def test_two_clicks_on_a_header_sort_the_rows_worst_first(rendered):
