@@ -33,9 +33,10 @@ def test_a_per_token_explanation_is_a_row_per_generated_token(tmp_path):
         "<th>0:  call",
         "<th>1:  me",
     ]
-    # each row scaled by its own largest |score| over non-special tokens: row 0's peak is "free"
-    assert 'title="+1.000"> free<' in rows[1] and 'title="-0.500"> cash<' in rows[1]
-    assert 'title="-1.000"> now<' in rows[2] and 'class="tok special"' in rows[2]
+    # each row scaled by its own largest |score| over non-special tokens: row 0's peak is "free";
+    # a piece starting with the space marker (Ġ) starts a word, shown without the marker
+    assert 'title="+1.000">free<' in rows[1] and 'title="-0.500">cash<' in rows[1]
+    assert 'title="-1.000">now<' in rows[2] and 'class="tok special"' in rows[2]
     image = pixels(write_png(explanation, tmp_path / "e.png"))
     red = (image[..., 0] > 200) & (image[..., 1] < 60) & (image[..., 2] < 60)
     blue = (image[..., 2] > 200) & (image[..., 0] < 60) & (image[..., 1] < 60)

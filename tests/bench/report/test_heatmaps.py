@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bench.report.finished_run import FinishedRun
-from bench.report.heatmaps import example_html, heatmap_figure, joined_pieces
+from bench.report.heatmaps import example_html, joined_pieces, token_matrix_figure
 from tests.bench.report.html_tree import parse
 
 WORDPIECE = ["[CLS]", "hi", "th", "##x", "8", "##nc", "##r", ".", "[SEP]"]
@@ -90,18 +90,19 @@ def test_html_draws_the_pieces_of_a_word_inside_one_word_span(run):
     np.testing.assert_allclose(titles, SCORES["a"])  # peak |score| is 1: the scores as they are
 
 
-def test_png_labels_each_word_once_with_white_lines_between_words(run):
-    figure = heatmap_figure(run, "ex")
+def test_png_labels_each_word_once_with_white_lines_between_words():
+    matrix = np.array([SCORES["a"][1:-1], SCORES["b"][1:-1]])
+    figure = token_matrix_figure(matrix, WORDPIECE[1:-1], ["a", "b"], "ex")
     try:
         ax = figure.axes[0]
         labels = [t.get_text() for t in ax.get_xticklabels()]
         assert labels == ["hi", "thx", "8ncr", "."]
-        # non-special pieces: hi 0, th 1, x 2, 8 3, nc 4, r 5, . 6; a word's tick at its centre
+        # pieces: hi 0, th 1, x 2, 8 3, nc 4, r 5, . 6; a word's tick at its centre
         np.testing.assert_allclose(ax.get_xticks(), [0, 1.5, 4, 6])
         lines = [(line.get_xdata()[0], line.get_color()) for line in ax.get_lines()]
         assert sorted(x for x, colour in lines if colour == "white") == [0.5, 2.5, 5.5]
         assert sorted(x for x, colour in lines if colour == "black") == [1.5, 3.5, 4.5]
-        image = ax.get_images()[0].get_array()
-        np.testing.assert_allclose(image, [SCORES["a"][1:-1], np.asarray(SCORES["b"][1:-1])])
+        np.testing.assert_allclose(ax.get_images()[0].get_array(), matrix)
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
     finally:
         plt.close(figure)
