@@ -254,3 +254,22 @@ def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
     assert target.read_text() == "old"
     temps = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert len(temps) == 1 and str(os.getpid()) in temps[0]  # a name no other writer shares
+
+
+def test_meta_records_the_models_test_accuracy_from_its_metadata_keyed_by_task(tmp_path, bert):
+    model_dir = tmp_path / "model"
+    bert.hf.save_pretrained(model_dir)
+    bert.tokenizer.save_pretrained(model_dir)
+    bench.run(quick(tmp_path / "bare", model=str(model_dir)))
+    meta = json.loads((tmp_path / "bare" / "meta.json").read_text())
+    assert meta["model_test_accuracy"] == {"fake-spam": None}  # a model given by path, no metadata
+    metadata = {"task": "fake-spam", "test_accuracy": 0.8125, "n_test": 16, "n_train": 64, "seed": 0}
+    (model_dir / "metadata.json").write_text(json.dumps(metadata))
+    bench.run(quick(tmp_path / "trained", model=str(model_dir)))
+    meta = json.loads((tmp_path / "trained" / "meta.json").read_text())
+    assert meta["model_test_accuracy"] == {"fake-spam": {"accuracy": 0.8125, "n_test": 16}}
+    assert meta["weights"] == weights_fingerprint(model_dir)  # the other provenance is kept
+    (model_dir / "metadata.json").write_text(json.dumps({**metadata, "task": "sst2"}))
+    bench.run(quick(tmp_path / "other-task", model=str(model_dir)))
+    meta = json.loads((tmp_path / "other-task" / "meta.json").read_text())
+    assert meta["model_test_accuracy"] == {"fake-spam": None}  # sst2's accuracy says nothing here
