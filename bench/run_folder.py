@@ -34,10 +34,13 @@ from bench.atomic import write_atomic
 from bench.errors import InputError
 from bench.records import RECORDS
 from bench.run_config import RunConfig
+from bench.training import recorded_test_accuracy
 
 LIBRARIES = ("torch", "transformers", "captum", "shap", "lime", "numpy", "scipy", "pandas", "pyarrow")
 RESULT_LIBRARIES = ("torch", "transformers", "captum", "shap", "lime")
 """Libraries whose version changes explanation values: a resume under another one is refused."""
+MODEL_ACCURACY = "model_test_accuracy"
+"""meta.json key: task -> the explained model's test accuracy on it ({"accuracy", "n_test"} or None)."""
 RUN_FILES = ("config.toml", "meta.json", RECORDS)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".json")
 LOCK = ".lock"
@@ -208,3 +211,15 @@ def check_weights(run_dir: Path, fingerprint: str | None, task: str | None = Non
             f"the model's weights changed since {run_dir} was started (fingerprint {recorded[key]} -> "
             f"{fingerprint}); resuming would mix two models' rows: use a new --out"
         )
+
+
+def record_model_accuracy(run_dir: Path, task: str, model_folder: str | Path | None) -> None:
+    """Keep the model's test accuracy on `task` (from its metadata.json; None when it has none) in
+    meta.json, keyed by task, so the report says how good the explained model is without it."""
+    meta_path = run_dir / "meta.json"
+    meta = read_meta(meta_path)
+    accuracy = recorded_test_accuracy(model_folder, task)
+    recorded = meta.setdefault(MODEL_ACCURACY, {})
+    if task not in recorded or recorded[task] != accuracy:
+        recorded[task] = accuracy
+        write_atomic(meta_path, json.dumps(meta, indent=2))

@@ -44,6 +44,7 @@ from bench.run_folder import (
     check_weights,
     locked,
     prepare,
+    record_model_accuracy,
     weights_fingerprint,
 )
 from bench.stats import summarize
@@ -282,6 +283,7 @@ def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFr
         for task in [t for t in tasks if any(shard.config.task == t.task for shard in shards)]:
             _, model = task_and_model(task)  # load (or train) each model once before any worker needs it
             check_weights(run_dir, weights_fingerprint(model.folder), task.task if len(tasks) > 1 else None)
+            record_model_accuracy(run_dir, task.task, model.folder)
         stage("loading the models" if len(tasks) > 1 else "loading the model")
         _execute(config, shards, run_dir, metric_columns(config), console)
         stage("explaining and scoring")

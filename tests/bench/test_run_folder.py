@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import bench
+from bench import runner
 from bench.errors import InputError
 from bench.records import read_records
 from bench.run_folder import locked, weights_fingerprint
@@ -254,3 +255,42 @@ def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
     assert target.read_text() == "old"
     temps = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert len(temps) == 1 and str(os.getpid()) in temps[0]  # a name no other writer shares
+
+
+def test_meta_records_the_models_test_accuracy_from_its_metadata_keyed_by_task(tmp_path, bert):
+    model_dir = tmp_path / "model"
+    bert.hf.save_pretrained(model_dir)
+    bert.tokenizer.save_pretrained(model_dir)
+    bench.run(quick(tmp_path / "bare", model=str(model_dir)))
+    meta = json.loads((tmp_path / "bare" / "meta.json").read_text())
+    assert meta["model_test_accuracy"] == {"fake-spam": None}  # a model given by path, no metadata
+    metadata = {"task": "fake-spam", "test_accuracy": 0.8125, "n_test": 16, "n_train": 64, "seed": 0}
+    (model_dir / "metadata.json").write_text(json.dumps(metadata))
+    bench.run(quick(tmp_path / "trained", model=str(model_dir)))
+    meta = json.loads((tmp_path / "trained" / "meta.json").read_text())
+    assert meta["model_test_accuracy"] == {"fake-spam": {"accuracy": 0.8125, "n_test": 16}}
+    assert meta["weights"] == weights_fingerprint(model_dir)  # the other provenance is kept
+    (model_dir / "metadata.json").write_text(json.dumps({**metadata, "task": "sst2"}))
+    bench.run(quick(tmp_path / "other-task", model=str(model_dir)))
+    meta = json.loads((tmp_path / "other-task" / "meta.json").read_text())
+    assert meta["model_test_accuracy"] == {"fake-spam": None}  # sst2's accuracy says nothing here
+
+
+def test_a_run_of_several_tasks_records_each_models_test_accuracy(tmp_path, bert, monkeypatch):
+    from bench.models import load_model
+    from tests.bench.fake_task import FakePlain
+
+    model_dir = tmp_path / "plain-model"
+    bert.hf.save_pretrained(model_dir)
+    bert.tokenizer.save_pretrained(model_dir)
+    (model_dir / "metadata.json").write_text(
+        json.dumps({"task": "fake-plain", "test_accuracy": 0.75, "n_test": 8})
+    )
+    monkeypatch.setattr(FakePlain, "default_model", lambda self: load_model(model_dir, kind="classifier"))
+    runner._task_and_model.cache_clear()  # no model loaded before the patch
+    try:
+        bench.run(quick(tmp_path / "suite", task=["fake-spam", "fake-plain"]))
+    finally:
+        runner._task_and_model.cache_clear()  # nor the patched one after it
+    meta = json.loads((tmp_path / "suite" / "meta.json").read_text())
+    assert meta["model_test_accuracy"] == {"fake-spam": None, "fake-plain": {"accuracy": 0.75, "n_test": 8}}

@@ -6,7 +6,13 @@ import pytest
 import bench.training as training
 from bench.cli import main
 from bench.defaults import trained_model_dir
-from bench.training import TrainingSettings, load_trained, read_metadata, trained_classifier
+from bench.training import (
+    TrainingSettings,
+    load_trained,
+    read_metadata,
+    recorded_test_accuracy,
+    trained_classifier,
+)
 from bench.types import Example
 from tasks._classifier import TextClassificationTask
 from tests.tiny import tiny_bert
@@ -69,6 +75,8 @@ def test_trains_caches_and_reports_true_test_accuracy(cache, base):
     assert (metadata["seed"], metadata["n_train"], metadata["n_test"]) == (0, 64, 32)
     assert metadata["settings"]["epochs"] == 3 and "torch" in metadata["versions"]
     assert model.name == f"toy/{base}" and model.hf.config.id2label == {0: "ham", 1: "spam"}
+    assert recorded_test_accuracy(folder, "toy") == {"accuracy": np.mean(correct), "n_test": 32}
+    assert recorded_test_accuracy(folder, "spam") is None and recorded_test_accuracy(None, "toy") is None
 
 
 def test_same_settings_reuse_the_cache_and_new_settings_retrain(cache, base, monkeypatch):
@@ -130,12 +138,14 @@ def test_other_data_or_task_parameters_retrain_and_another_spelling_of_the_data_
 
 
 def test_cli_train_spam_on_a_tiny_base(cache, base, capsys):
-    argv = ["train", "spam", "--base-model", base, "--n-train", "32", "--epochs", "1"]
+    argv = ["train", "spam", "--base-model", base, "--n-train", "32", "--epochs", "1", "--max-length", "24"]
+    argv += ["--learning-rate", "1e-3"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     metadata = json.loads((trained_model_dir("spam", base, 0) / "metadata.json").read_text())
     assert f"test accuracy {metadata['test_accuracy']:.4f} on 500 examples" in out
     assert metadata["n_train"] == 32
+    assert (metadata["settings"]["max_length"], metadata["settings"]["learning_rate"]) == (24, 1e-3)
     assert main(argv) == 0  # the second call reuses the cached model
     assert "train_seconds" in metadata and capsys.readouterr().out.endswith(
         f"{trained_model_dir('spam', base, 0)}\n"

@@ -17,7 +17,8 @@ from bench.report import make_report, patches
 from bench.report.bars import plot_bars
 from bench.report.figures import DPI, new_figure, plain_log_axis
 from bench.report.finished_run import load_run
-from tests.bench.report.finished_runs import METHODS, SUMMARY_VALUES, image_run, text_run
+from bench.report.page import provenance_section
+from tests.bench.report.finished_runs import METHODS, MODEL_ACCURACY, SUMMARY_VALUES, image_run, text_run
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,18 @@ def test_page_holds_every_method_the_table_values_and_provenance(text_report):
     assert "#1=" in page and "torch" in page and "9.9.9" in page and "Seed: <b>0</b>" in page
     assert "name = &quot;hand-made&quot;" in page  # the config, verbatim (escaped)
     assert "random: 1" in page  # the error row is counted, not hidden
+    assert "<h3>Model test accuracy</h3>" in page
+    assert f"<tr><th>fake-text</th><td>{100 * MODEL_ACCURACY:.1f}% on 40 test examples</td></tr>" in page
+
+
+def test_a_model_without_metadata_and_a_run_before_the_accuracy_was_recorded(tmp_path):
+    run = load_run(text_run(tmp_path / "run"))
+    run.meta["model_test_accuracy"] = {"fake-text": None, "other-task": {"accuracy": 0.5, "n_test": 2}}
+    section = provenance_section(run)
+    assert "<tr><th>fake-text</th><td>unknown: the model has no metadata.json" in section
+    assert "<tr><th>other-task</th><td>50.0% on 2 test examples</td></tr>" in section
+    del run.meta["model_test_accuracy"]
+    assert "Model test accuracy" not in provenance_section(run)
 
 
 def test_embedded_figures_decode_to_the_written_pngs(text_report):
