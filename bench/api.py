@@ -8,6 +8,7 @@ from bench.method import Method
 from bench.models import DEFAULT_MAX_NEW_TOKENS, Model, check_max_new_tokens
 from bench.registry import METHODS, TASKS
 from bench.types import Explanation
+from bench.units import DEFAULT_GRANULARITY
 
 
 def get_method(name: str, **params: Any) -> Method:
@@ -21,6 +22,7 @@ def explain(
     target: Any = None,
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     per_token: bool = False,
+    granularity: str = DEFAULT_GRANULARITY,
     **params: Any,
 ) -> Explanation | list[Explanation]:
     """Explain the model's `target` output on `inputs` with the named method.
@@ -31,12 +33,14 @@ def explain(
     split). `target` is a class index (default: the predicted class) or, for a causal LM, the
     target text (default: its greedy generation, up to `max_new_tokens` or its end token).
     `per_token` (causal LMs) also explains each target token alone, teacher-forced after the
-    ones before it: `Explanation.per_token_scores`, a (target tokens, positions) matrix.
+    ones before it: `Explanation.per_token_scores`, a (target tokens, units) matrix.
+    `granularity` is what gets one score: `token`, `word` or `sentence` (bench/units.py).
     """
     explainer = get_method(method, **params)
     explainer.check_applicable(model)
     check_max_new_tokens(max_new_tokens)
     generation = {"max_new_tokens": max_new_tokens} if model.kind == "causal-lm" else {}
+    generation["granularity"] = granularity
     if isinstance(inputs, list):
         targets = target if isinstance(target, list) else [target] * len(inputs)
         encoded = [model.encode(x, t, **generation) for x, t in zip(inputs, targets, strict=True)]

@@ -19,8 +19,9 @@ import torch
 from bench.cost import PassCounter
 from bench.errors import InputError, NotApplicableError
 from bench.grid import cell_size
-from bench.models import Encoded, Model, read_image
+from bench.models import Encoded, Model, check_image_granularity, read_image
 from bench.precision import DEFAULT_DTYPE
+from bench.units import DEFAULT_GRANULARITY
 
 Preprocess = Callable[[Any], torch.Tensor]
 """Image (H, W, 3 uint8 array or PIL image) -> float pixels (3, h, w) or (1, 3, h, w)."""
@@ -84,7 +85,10 @@ class CNNModel(Model):
             raise InputError(f"preprocessing must give (3, h, w) or (1, 3, h, w) pixels, got {shape}")
         return pixels
 
-    def encode(self, inputs: Any, target: int | None = None) -> Encoded:
+    def encode(
+        self, inputs: Any, target: int | None = None, granularity: str = DEFAULT_GRANULARITY
+    ) -> Encoded:
+        check_image_granularity(granularity)
         pixel_values = self.pixels(read_image(inputs))
         cell_size(tuple(pixel_values.shape[-2:]), self.grid)  # refuses a grid that does not tile
         with torch.no_grad():

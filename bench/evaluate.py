@@ -67,20 +67,24 @@ def default_metrics(
 
 
 def rationale_mask(encoded: Encoded, rationale: Any) -> np.ndarray | None:
-    """A 0/1 mask over the explained positions from character spans (text), a (H, W) pixel
-    mask (images: a patch counts when at least half its pixels do) or a ready token mask."""
+    """A 0/1 mask over the input's units from character spans (text), a (H, W) pixel mask
+    (images: a patch counts when at least half its pixels do) or a ready mask over the tokens
+    (or over the units). A unit is in the rationale when any of its tokens is."""
     if rationale is None:
         return None
+    units = encoded.units
     if encoded.patch_grid is not None and np.ndim(rationale) == 2:
         return _patch_mask(encoded, np.asarray(rationale, dtype=np.float64))
     if isinstance(rationale, list | tuple) and (not rationale or np.ndim(rationale[0]) == 1):
-        return encoded.token_mask([tuple(span) for span in rationale])
+        return units.any_of(encoded.token_mask([tuple(span) for span in rationale]))
     mask = np.asarray(rationale)
+    if mask.shape == (units.n_units,):
+        return (mask != 0).astype(np.int8) * ~units.special
     if mask.shape != (encoded.n_positions,):
         raise InputError(
             f"rationale mask has shape {mask.shape} but the input has {encoded.n_positions} positions"
         )
-    return (mask != 0).astype(np.int8) * ~np.asarray(encoded.special, dtype=bool)
+    return units.any_of(mask)
 
 
 def _patch_mask(encoded: Encoded, pixels: np.ndarray) -> np.ndarray:
@@ -116,17 +120,19 @@ def score_explanation(
     what it reads differently (`bench.protocol.scored_under`), keyed `metric@protocol`.
     `input_cache` holds what depends on the input alone (`Evidence.input_cache`): pass the same
     dict for every explanation of one input and those passes run once."""
-    if len(explanation.tokens) != encoded.n_positions:
+    units = encoded.units
+    if len(explanation.tokens) != units.n_units:
         raise InputError(
             f"the explanation has {len(explanation.tokens)} scores but the model encodes the input "
-            f"into {encoded.n_positions} positions; explain the same input with the same model"
+            f"into {units.n_units} positions ({units.granularity} units); explain the same input with "
+            "the same model at the same granularity"
         )
-    differ = [i for i, (a, b) in enumerate(zip(explanation.tokens, encoded.tokens, strict=True)) if a != b]
+    differ = [i for i, (a, b) in enumerate(zip(explanation.tokens, units.texts, strict=True)) if a != b]
     if differ:
         i = differ[0]
         raise InputError(
             f"the explanation's tokens differ from the model's encoding of the input (position {i}: "
-            f"{explanation.tokens[i]!r} vs {encoded.tokens[i]!r}); explain the same input with the same model"
+            f"{explanation.tokens[i]!r} vs {units.texts[i]!r}); explain the same input with the same model"
         )
     bad = np.flatnonzero(~np.isfinite(np.asarray(explanation.scores, dtype=np.float64)))
     if len(bad):
@@ -175,6 +181,7 @@ def evaluate(
     batch_size: int = 64,
     token_set: str = "context",
     protocol: str | Sequence[str] = DEFAULT_PROTOCOL,
+    granularity: str | None = None,
 ) -> dict[str, float]:
     """The metrics of one explanation of `model` on `inputs` (text, image, or an `Example`,
     whose rationale is then used unless `rationale` is given, and whose candidates bound the
@@ -188,11 +195,14 @@ def evaluate(
     `protocol` names the evaluation protocol (`eraser`, `ferret`, `xai-bench`; see
     `bench/protocols/`), or several: values under a protocol other than `xai-bench` are keyed
     `metric@protocol`. A protocol that takes k from the dataset's mean rationale takes this
-    example's own.
+    example's own. `granularity` (token | word | sentence) is what a unit is, by default the
+    explanation's own: metrics rank and remove whole units.
     """
     example = inputs if isinstance(inputs, Example) else Example(id="input", inputs=inputs)
     rationale = example.rationale if rationale is None else rationale
-    encoded = model.encode(example.inputs, explanation.target)
+    encoded = model.encode(
+        example.inputs, explanation.target, granularity=granularity or explanation.granularity
+    )
     mask = rationale_mask(encoded, rationale)
     candidates = candidate_mask(encoded, example, token_set)
     names = (

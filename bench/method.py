@@ -4,6 +4,12 @@ A method declares what it can explain (modalities, model kinds, whether it needs
 or attention) so the runner can record "not applicable" instead of failing, and implements
 one verb, `attribute(model, encoded) -> scores`. `explain` adds the bookkeeping every method
 shares: input checks, cost measurement and the `Explanation` record.
+
+What a method scores is the input's units (`encoded.units`, bench/units.py: tokens, words or
+sentences). A method that perturbs its input perturbs whole units and returns one score per unit
+(`scores_units = True`); any other (gradients, attention) scores positions, which `in_units`
+aggregates into their units by its `unit_aggregation` parameter (sum, mean or max). At token
+granularity every unit is one position, so both give the per-token scores unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from bench.errors import InputError, NotApplicableError
 from bench.models import Encoded, Model
 from bench.registry import METHODS
 from bench.types import Explanation
+from bench.units import UNIT_AGGREGATIONS
 
 register_method = METHODS.register
 
@@ -34,6 +41,16 @@ class Method:
     model_kinds: ClassVar[tuple[str, ...]] = ("classifier", "causal-lm", "image-classifier")
     needs_gradients: ClassVar[bool] = False
     needs_attention: ClassVar[bool] = False
+    scores_units: ClassVar[bool] = False
+    """True: `attribute` returns one score per unit of `encoded.units` (it perturbs whole units);
+    False: one per explained position, aggregated into units by the `unit_aggregation` parameter
+    every such method takes."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.scores_units:
+            cls.defaults = {**cls.defaults, "unit_aggregation": UNIT_AGGREGATIONS[0]}
+            cls.choices = {**cls.choices, "unit_aggregation": UNIT_AGGREGATIONS}
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - set(self.defaults)
@@ -78,7 +95,7 @@ class Method:
             )
 
     def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
-        """One float per explained position of `encoded`."""
+        """One float per explained position of `encoded` (per unit if `scores_units`)."""
         raise NotImplementedError
 
     def leave_one_out_removal(self, model: Model) -> str | None:
@@ -104,6 +121,20 @@ class Method:
             for whole, rows, end in zip(scores, singles, ends, strict=False)
         ]
 
+    def in_units(self, encoded: Encoded, scores: np.ndarray) -> np.ndarray:
+        """`attribute`'s scores of `encoded` (or a matrix of them, a row per target token) as one
+        float64 per unit: as they are, or aggregated by `unit_aggregation`."""
+        scores = np.asarray(scores, dtype=np.float64)
+        return (
+            scores if self.scores_units else encoded.units.aggregate(scores, self.params["unit_aggregation"])
+        )
+
+    def unit_scores(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
+        """One float64 score per unit of each input of `batch`."""
+        return [
+            self.in_units(item, s) for item, s in zip(batch, self.attribute_batch(model, batch), strict=True)
+        ]
+
     def explain(
         self, model: Model, encoded: Encoded | list[Encoded], per_token: bool = False
     ) -> Explanation | list[Explanation]:
@@ -122,24 +153,26 @@ class Method:
                 all_scores, matrices = self.attribute_batch(model, batch), [None] * len(batch)
         explanations = []
         for item, scores, matrix in zip(batch, all_scores, matrices, strict=True):
-            scores = np.asarray(scores, dtype=np.float64)
+            scores = self.in_units(item, scores)
+            matrix = None if matrix is None else self.in_units(item, matrix)
             if not np.all(np.isfinite(scores)) or (matrix is not None and not np.all(np.isfinite(matrix))):
                 raise FloatingPointError(f"method {self.name!r} produced non-finite scores")
             target_ids = None if item.target_ids is None else item.target_ids.tolist()
             explanations.append(
                 Explanation(
-                    tokens=item.tokens,
+                    tokens=list(item.units.texts),
                     scores=scores,
                     target=item.target,
                     method=self.name,
                     params=dict(self.params),
                     cost=cost,
-                    special_tokens=item.special,
+                    special_tokens=item.units.special,
                     patch_grid=item.patch_grid,
                     target_tokens=None
                     if target_ids is None
                     else model.tokenizer.convert_ids_to_tokens(target_ids),
                     per_token_scores=matrix,
+                    granularity=item.units.granularity,
                 )
             )
         return explanations if isinstance(encoded, list) else explanations[0]

@@ -6,6 +6,8 @@ float from an `Evidence`: the explanation, the model and encoded input it explai
 perturbation machinery, the rationale when the task has one, and the evaluation protocol
 (`bench.protocol`) whose settings it names in `protocol_settings`. A metric never
 knows which method made the scores. Curve metrics also expose their curve (y at x = k/N).
+The positions metrics rank and remove are the input's units (bench/units.py: tokens by
+default, or words or sentences; a removed unit is all its tokens).
 A value that is undefined on one example (an empty rationale, fewer than two tokens) is NaN.
 """
 
@@ -47,14 +49,14 @@ class Evidence:
     model: Model
     encoded: Encoded
     rationale: np.ndarray | None = None
-    """0/1 per explained position, or None when the task has no ground truth."""
+    """0/1 per unit (bench/units.py), or None when the task has no ground truth."""
     replacement: str | None = None
     batch_size: int = 64
     method: Any = None
     """The `Method` that made the explanation, for sanity checks that re-run it."""
     candidates: np.ndarray | None = None
-    """0/1 per explained position: where a rationale could lie, the token set plausibility
-    metrics score (SQuAD: the context); None is every removable position."""
+    """0/1 per unit: where a rationale could lie, the token set plausibility metrics score
+    (SQuAD: the context); None is every removable unit."""
     protocol: Protocol = field(default_factory=lambda: get_protocol(DEFAULT_PROTOCOL))
     rationale_stats: tuple[float, float] | None = None
     """(mean |rationale|, mean |rationale| / |candidates|) over the run's examples, for token_f1's
@@ -98,7 +100,7 @@ class Evidence:
 
     @cached_property
     def order(self) -> np.ndarray:
-        """Removable positions ranked by score, descending (ties keep position order)."""
+        """Removable units ranked by score, descending (ties keep position order)."""
         removable = self.perturber.removable
         return removable[np.argsort(-self.explanation.scores[removable], kind="stable")]
 
@@ -107,7 +109,7 @@ class Evidence:
         return self.perturber.removable
 
     def removal_masks(self, removed_sets: list[np.ndarray]) -> np.ndarray:
-        masks = np.zeros((len(removed_sets), self.encoded.n_positions), dtype=bool)
+        masks = np.zeros((len(removed_sets), self.encoded.units.n_units), dtype=bool)
         for row, positions in zip(masks, removed_sets, strict=True):
             row[positions] = True
         return masks

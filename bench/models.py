@@ -32,6 +32,7 @@ from transformers import (
 from bench.cost import PassCounter
 from bench.errors import InputError, NotApplicableError
 from bench.precision import DEFAULT_DTYPE, check_dtype, set_dtype
+from bench.units import DEFAULT_GRANULARITY, Units, check_granularity, text_units, token_units
 
 KINDS = ("classifier", "causal-lm", "image-classifier")
 DEFAULT_MAX_NEW_TOKENS = 20
@@ -66,6 +67,12 @@ class Encoded:
     """Character span of each explained text token in the input ((0, 0) for special tokens)."""
     text: str | None = None
     """The input text, for methods that tokenise it themselves (shap's Text masker)."""
+    units: Units | None = None
+    """What methods score and metrics remove (bench/units.py); None means one unit per position."""
+
+    def __post_init__(self) -> None:
+        if self.units is None:
+            self.units = token_units(self.tokens, self.special)
 
     @property
     def n_positions(self) -> int:
@@ -93,6 +100,12 @@ class Encoded:
             if end > start and not self.special[i]:
                 mask[i] = any(start < span_end and span_start < end for span_start, span_end in spans)
         return mask
+
+
+def check_image_granularity(granularity: str) -> None:
+    """Images explain patches (or grid cells): their token granularity is the only one."""
+    if granularity != DEFAULT_GRANULARITY:
+        raise InputError(f"granularity={granularity!r} applies to text; images explain patches (token)")
 
 
 def check_max_new_tokens(max_new_tokens: Any) -> None:
@@ -207,13 +220,20 @@ class Model:
 
     # ----- inputs ----------------------------------------------------------------------
     def encode(
-        self, inputs: Any, target: int | str | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+        self,
+        inputs: Any,
+        target: int | str | None = None,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        granularity: str = DEFAULT_GRANULARITY,
     ) -> Encoded:
-        """`inputs` ready for the model. A causal LM without a target generates one greedily, up
-        to `max_new_tokens` or its end-of-sequence token (not part of the target), and explains
-        that generation: the generated ids are its target ids, their text its target."""
+        """`inputs` ready for the model, with its units at `granularity` (bench/units.py). A
+        causal LM without a target generates one greedily, up to `max_new_tokens` or its
+        end-of-sequence token (not part of the target), and explains that generation: the
+        generated ids are its target ids, their text its target."""
         if self.kind == "image-classifier":
+            check_image_granularity(granularity)
             return self._encode_image(read_image(inputs), target)
+        check_granularity(granularity)
         if not isinstance(inputs, str):
             raise InputError(
                 f"{self.name} is a text model ({self.kind}): it explains a str; got {type(inputs).__name__}"
@@ -247,14 +267,20 @@ class Model:
             if target is None:
                 target = self.predict(ids)
             target = self._check_class(target)
+        tokens = self.tokenizer.convert_ids_to_tokens(prompt_ids)
+        special = np.array([i in special_ids for i in prompt_ids], dtype=bool)
+        # a Python (slow) tokenizer gives neither offsets nor word ids: token units only
+        offsets = [tuple(span) for span in encoding["offset_mapping"]] if encoding.is_fast else None
+        word_ids = encoding.word_ids() if encoding.is_fast else None
         return Encoded(
             input_ids=ids,
-            tokens=self.tokenizer.convert_ids_to_tokens(prompt_ids),
-            special=np.array([i in special_ids for i in prompt_ids], dtype=bool),
+            tokens=tokens,
+            special=special,
             target=target,
             target_ids=torch.tensor(target_ids, dtype=torch.long) if target_ids else None,
-            offsets=[tuple(span) for span in encoding["offset_mapping"]],
+            offsets=offsets,
             text=inputs,
+            units=text_units(granularity, tokens, special, inputs, offsets, word_ids),
         )
 
     def _encode_image(self, image: Any, target: int | None) -> Encoded:

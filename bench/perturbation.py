@@ -1,12 +1,13 @@
-"""Remove input positions and score what is left: the machinery every perturbation metric shares.
+"""Remove input units and score what is left: the machinery every perturbation metric shares.
 
-A removal is a boolean mask over the explained positions. Text positions are replaced by a
+A removal is a boolean mask over the input's units (bench/units.py: tokens, words, sentences or
+patches); removing a unit removes all its positions. Text positions are replaced by a
 token (`mask`: the model's baseline token, i.e. mask, else pad, else unk; `pad`; `unk`) at the
 same position, or deleted and the rest re-indexed (`delete`). Image patches (ViT) or grid
 cells (CNN adapter) are replaced by black pixels (`black`, the default: an all-zero image
 through the model's own preprocessing), zeros in the model's normalised input space (`zero`,
 mid-grey under the usual normalisations), the image's per-channel mean (`mean`), or a Gaussian
-blur of the image (`blur`). Special positions are never removed.
+blur of the image (`blur`). Special units are never removed.
 
 The score y of a variant is the softmax probability of the target class for classifiers and
 image classifiers, and the teacher-forced log-probability of the whole target text for causal
@@ -68,7 +69,7 @@ def image_fill(
 
 
 class Perturber:
-    """Scores variants of one encoded input with chosen positions removed."""
+    """Scores variants of one encoded input with chosen units removed."""
 
     def __init__(
         self,
@@ -93,15 +94,16 @@ class Perturber:
         self._unchanged = None
         self._computed: dict[bytes, float] = {}
         """log p(target) of each removal computed so far, keyed by its packed mask."""
-        self.removable = np.flatnonzero(~np.asarray(encoded.special, dtype=bool))
-        """Positions that may be removed: the non-special explained positions, in order."""
+        self.units = encoded.units
+        self.removable = self.units.removable
+        """Units that may be removed: the non-special ones, in order."""
         if model.kind == "image-classifier":
             self._fill = image_fill(model, encoded.pixel_values, replacement, encoded.patch_grid)
         elif replacement != "delete":
             self._token_id = replacement_token_id(model, replacement)
 
     def scores(self, removed: np.ndarray) -> np.ndarray:
-        """y for each row of `removed` ((V, n_positions) bool); see the module docstring."""
+        """y for each row of `removed` ((V, n_units) bool); see the module docstring."""
         logprobs = self.logprobs(removed)
         return logprobs if self.model.kind == "causal-lm" else np.exp(logprobs)
 
@@ -116,18 +118,19 @@ class Perturber:
         computed in another batch may differ from a fresh one in float32's last digits (about
         1e-7 relative): values do not depend on the order of rows beyond that."""
         removed = np.atleast_2d(np.asarray(removed, dtype=bool))
-        if removed.shape[1] != self.encoded.n_positions:
-            raise ValueError(f"removal masks need {self.encoded.n_positions} columns, got {removed.shape[1]}")
-        if np.any(removed & np.asarray(self.encoded.special, dtype=bool)):
-            raise ValueError("special positions are never removed")
+        if removed.shape[1] != self.units.n_units:
+            raise ValueError(f"removal masks need {self.units.n_units} columns, got {removed.shape[1]}")
+        if np.any(removed & self.units.special):
+            raise ValueError("special units are never removed")
         keys = [row.tobytes() for row in np.packbits(removed, axis=1)]
         new = list({key: i for i, key in enumerate(keys) if key not in self._computed}.items())
         if new:
-            values = self._computed_logprobs(removed[[i for _, i in new]])
+            values = self._computed_logprobs(self.units.expand(removed[[i for _, i in new]]))
             self._computed.update(zip([key for key, _ in new], values, strict=True))
         return np.array([self._computed[key] for key in keys], dtype=np.float64)
 
     def _computed_logprobs(self, removed: np.ndarray) -> np.ndarray:
+        """log p(target) of each row of `removed`, a (V, n_positions) mask over positions."""
         if self.reuses_prefix and (reused := self._prefix_reuse_logprobs(removed)) is not None:
             return reused
         out = []
@@ -185,6 +188,7 @@ class Perturber:
             tokens=[encoded.tokens[i] for i in keep],
             special=np.asarray(encoded.special)[keep],
             offsets=None,
+            units=None,
         )
 
     def _image_variant(self, mask: np.ndarray) -> Encoded:

@@ -20,6 +20,7 @@ from bench.perturbation import IMAGE_REPLACEMENTS, TEXT_REPLACEMENTS
 from bench.precision import DEFAULT_DTYPE, RUN_DTYPE, check_dtype
 from bench.protocol import DEFAULT_PROTOCOL, check_protocols, metric_keys
 from bench.registry import METHODS, METRICS, TASKS
+from bench.units import DEFAULT_GRANULARITY, check_granularity
 
 DEFAULT_TASK = "spam"
 DEFAULT_N = 20
@@ -33,7 +34,7 @@ EXECUTION_FIELDS = (
     "retry_errors", "allow_version_change",
 )  # fmt: skip
 """Fields that change how a run executes but not its results: free to differ on resume."""
-ADDED_LATER = {"dtype": DEFAULT_DTYPE}
+ADDED_LATER = {"dtype": DEFAULT_DTYPE, "granularity": DEFAULT_GRANULARITY}
 """Fields added after run folders were recorded, at the value those runs had: a run folder's
 config.toml without them is read with these values, and the identity leaves them out at these
 values, so the folders made before them keep their config hash."""
@@ -71,6 +72,9 @@ class RunConfig:
     """The precision of the model's passes: float32 | bfloat16 | mixed (bench/precision.py; mixed
     by default, measured to keep every method's ranking). A run folder's config recorded before
     this setting existed ran in float32."""
+    granularity: str = DEFAULT_GRANULARITY
+    """What an explanation scores and a metric removes: token | word | sentence (bench/units.py);
+    image tasks explain patches (token)."""
     sanity: bool = False
     """Also run the model-randomisation check (re-runs every method on a re-initialised model)."""
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -123,7 +127,7 @@ class RunConfig:
         for name in ("sanity", "quiet", "retry_errors", "allow_version_change"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} must be true or false; got {getattr(self, name)!r}")
-        for name in ("split", "token_set", "executor", "dtype"):
+        for name in ("split", "token_set", "executor", "dtype", "granularity"):
             if not isinstance(getattr(self, name), str):
                 raise InputError(f"{name} must be a string; got {getattr(self, name)!r}")
         for name in ("model", "replacement", "out", "name", "address"):
@@ -181,6 +185,10 @@ class RunConfig:
         for name in metrics:
             if task.modality not in METRICS.get(name).modalities:
                 raise InputError(f"metric {name!r} is not defined for {task.modality} inputs")
+        if task.modality == "image" and self.granularity != DEFAULT_GRANULARITY:
+            raise InputError(
+                f"granularity {self.granularity!r} applies to text; task {task.name!r} explains patches"
+            )
         allowed = IMAGE_REPLACEMENTS if task.modality == "image" else TEXT_REPLACEMENTS
         replacement = self.replacement or allowed[0]
         if replacement not in allowed:
@@ -204,6 +212,7 @@ class RunConfig:
         """The settings every task of a run shares, checked."""
         check_token_set(self.token_set)
         check_dtype(self.dtype)
+        check_granularity(self.granularity)
         if self.executor not in ("local", "ray"):
             raise InputError(f"unknown executor {self.executor!r}; use local or ray")
         tasks = self.task_names()

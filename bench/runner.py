@@ -120,13 +120,13 @@ def run_row(config: RunConfig, model: Model, example: Example, method_name: str)
     try:
         method = get_method(method_name, **config.params.get(method_name, {}))
         method.check_applicable(model)
-        encoded = model.encode(example.inputs, example.target)
+        encoded = model.encode(example.inputs, example.target, granularity=config.granularity)
         mask = rationale_mask(encoded, example.rationale)
         candidates = candidate_mask(encoded, example, config.token_set)
         row.update(
             target=str(encoded.target),
-            tokens=list(encoded.tokens),
-            special=np.asarray(encoded.special, dtype=bool).tolist(),
+            tokens=list(encoded.units.texts),
+            special=encoded.units.special.tolist(),
             rationale=None if mask is None else np.asarray(mask, dtype=np.int64).tolist(),
             candidates=None if candidates is None else np.asarray(candidates, dtype=bool).tolist(),
             patch_grid=None if encoded.patch_grid is None else list(encoded.patch_grid),
@@ -202,12 +202,12 @@ def rationale_stats(config: RunConfig, model: Model) -> tuple[float, float] | No
     if needed and key not in _RATIONALE_STATS:
         lengths, fractions = [], []
         for example in examples_of(config):
-            encoded = model.encode(example.inputs, example.target)
+            encoded = model.encode(example.inputs, example.target, granularity=config.granularity)
             mask = rationale_mask(encoded, example.rationale)
             if mask is None:
                 continue
             candidates = candidate_mask(encoded, example, config.token_set)
-            scored = ~np.asarray(encoded.special, dtype=bool)
+            scored = ~encoded.units.special
             if candidates is not None:
                 scored &= np.asarray(candidates, dtype=bool)
             if mask[scored].any():

@@ -49,11 +49,13 @@ class Cost:
 
 @dataclass
 class Explanation:
-    """One attribution: a float score per model input token (or patch), special tokens included.
+    """One attribution: a float score per unit of the model's input (a token, word or sentence,
+    or an image patch: bench/units.py), special tokens included.
 
-    Users may build one by hand to evaluate attributions made elsewhere; only `tokens` and
-    `scores` are required. `special_tokens` marks positions that metrics never perturb.
-    For images, `patch_grid` is (rows, cols) of the patch scores.
+    Users may build one by hand to evaluate attributions made elsewhere; only `tokens` (the
+    units' texts) and `scores` are required. `special_tokens` marks units that metrics never
+    perturb. For images, `patch_grid` is (rows, cols) of the patch scores. `granularity` says
+    what a unit is, so `bench.evaluate` encodes the input into the same units.
     """
 
     tokens: list[str]
@@ -67,9 +69,10 @@ class Explanation:
     target_tokens: list[str] | None = None
     """A causal LM's target as tokens (the generated ones when it generated its target)."""
     per_token_scores: np.ndarray | None = None
-    """(target tokens, tokens), with `per_token`: row t explains target token t alone, teacher-forced
+    """(target tokens, units), with `per_token`: row t explains target token t alone, teacher-forced
     after the earlier ones (inseq's matrix). `scores` still explains the whole target; for methods
     linear in the target tokens' outputs (AtMan, sum-aggregated gradients, occlusion) it is the rows' sum."""
+    granularity: str = "token"
 
     def __post_init__(self) -> None:
         self.scores = np.asarray(self.scores, dtype=np.float64)

@@ -1,11 +1,12 @@
 """Feature coalitions for the sampling-based methods (shap, kernel-shap, shapley-sampling, lime).
 
-A feature is one non-special explained position: a text token, a ViT patch or a CNN grid cell.
-Special positions ([CLS], [SEP], BOS) are always kept and score 0. A coalition says which
-features are present; the others are removed through `bench.perturbation.Perturber`, the same
-machinery the deletion/insertion metrics use, so a method removes a token or patch exactly the
-way its faithfulness is later scored: text tokens are replaced by a token (`baseline`: mask,
-pad, unk; or `delete`), image cells are filled (`image_baseline`: black, zero, mean, blur).
+A feature is one non-special unit (bench/units.py): a text token, word or sentence, a ViT
+patch or a CNN grid cell. Special units ([CLS], [SEP], BOS) are always kept and score 0. A
+coalition says which features are present; the others are removed (all their positions) through
+`bench.perturbation.Perturber`, the same machinery the deletion/insertion metrics use, so a
+method removes a unit exactly the way its faithfulness is later scored: text tokens are
+replaced by a token (`baseline`: mask, pad, unk; or `delete`), image cells are filled
+(`image_baseline`: black, zero, mean, blur).
 
 The function the methods explain is log p(target): the target class's log-probability, or a
 causal LM's teacher-forced summed log-probability of the target text. Variants run as batched
@@ -52,7 +53,7 @@ class Coalitions:
         # random coalitions remove positions near the start: a shared prefix would save little
         self.perturber = Perturber(model, encoded, replacement, batch_size, prefix_reuse=False)
         self.features = self.perturber.removable
-        """Explained positions that are features, in order."""
+        """Units that are features, in order."""
         if len(self.features) == 0:
             raise InputError("every explained position is a special token: there is nothing to explain")
 
@@ -61,19 +62,19 @@ class Coalitions:
         return len(self.features)
 
     def feature_tokens(self) -> list[str]:
-        return [self.encoded.tokens[i] for i in self.features]
+        return [self.encoded.units.texts[i] for i in self.features]
 
     def logprob(self, present: np.ndarray) -> np.ndarray:
         """(V,) float64 log p(target) for each row of `present` ((V, n_features) bool); a
         coalition drawn again is not run again (`Perturber.logprobs`)."""
         present = np.atleast_2d(np.asarray(present, dtype=bool))
-        removed = np.zeros((len(present), self.encoded.n_positions), dtype=bool)
+        removed = np.zeros((len(present), self.encoded.units.n_units), dtype=bool)
         removed[:, self.features] = ~present
         return self.perturber.logprobs(removed)
 
-    def position_scores(self, feature_scores: np.ndarray) -> np.ndarray:
-        """One score per explained position: the features' scores, 0 at special positions."""
-        scores = np.zeros(self.encoded.n_positions)
+    def unit_scores(self, feature_scores: np.ndarray) -> np.ndarray:
+        """One score per unit: the features' scores, 0 at special units."""
+        scores = np.zeros(self.encoded.units.n_units)
         scores[self.features] = np.asarray(feature_scores, dtype=np.float64).reshape(-1)
         return scores
 
@@ -81,12 +82,14 @@ class Coalitions:
 class CoalitionMethod(Method):
     """A method that scores features from coalition values; subclasses implement `feature_scores`."""
 
+    scores_units = True
+
     def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
         params = self.params
         coalitions = Coalitions(
             model, encoded, params["baseline"], params["image_baseline"], params["batch_size"]
         )
-        return coalitions.position_scores(self.feature_scores(coalitions))
+        return coalitions.unit_scores(self.feature_scores(coalitions))
 
     def feature_scores(self, coalitions: Coalitions) -> np.ndarray:
         """One score per feature (`coalitions.features`)."""

@@ -1,8 +1,10 @@
 """AtMan: attention suppression (Deiseroth et al. 2023, arXiv 2301.08110).
 
-For each input position i, every layer and head scales down the attention paid to key i
-(pre-softmax scores shifted by their row minimum, column i multiplied by 1 - f), and the score
-of i is how much the target's cross-entropy rises: CE(target | i suppressed) - CE(target).
+For each input unit i (a token by default; a word or sentence is all its tokens, suppressed
+together in one variant: bench/units.py), every layer and head scales down the attention paid
+to i's keys (pre-softmax scores shifted by their row minimum, the columns multiplied by 1 - f),
+and the score of i is how much the target's cross-entropy rises: CE(target | i suppressed) -
+CE(target).
 Positive scores support the target. Inputs are never edited; the suppression lives in the
 attention function (bench/attention.py). All variants run as batched forward passes, chunked
 by `batch_size`, with no gradients.
@@ -23,6 +25,10 @@ Causal LMs take a shortcut that changes no score: suppressing key i leaves every
 before i untouched, so the unsuppressed pass's KV cache is computed once and each chunk of
 variants (sorted by their first suppressed position) runs only the positions from there on
 (`bench/prefix_reuse.py`, shared with occlusion).
+
+Words and sentences are not in the paper, which suppresses single tokens: a unit's variant
+suppresses each of its keys as that key's own variant would (with a conceptual threshold, a
+position resembling several of the unit's tokens takes its strongest suppression).
 """
 
 from __future__ import annotations
@@ -67,20 +73,25 @@ class AtMan(Method):
     }
     choices = {"aggregate": AGGREGATES, "row_min": ROW_MINIMA}
     needs_attention = True
+    scores_units = True
 
     def suppression_factors(self, model: Model, encoded: Encoded) -> torch.Tensor:
-        """(n + 1, L) multipliers over the L positions the model reads: row 0 suppresses nothing,
-        row 1 + i suppresses explained position i (and, with a conceptual threshold, every
-        position whose embedding resembles it, a causal LM's target tokens included)."""
+        """(units + 1, L) multipliers over the L positions the model reads: row 0 suppresses
+        nothing, row 1 + u suppresses every position of unit u (and, with a conceptual threshold,
+        every position whose embedding resembles one of them, a causal LM's target tokens
+        included)."""
         n, length = encoded.n_positions, len(encoded.input_ids)
         f = float(self.params["suppression_factor"])
-        factors = torch.ones(n + 1, length, dtype=torch.float64)
+        per_position = torch.ones(n, length, dtype=torch.float64)
         kappa = self.params["conceptual_threshold"]
         if kappa is not None:
             similarity = self._embedding_similarity(model, encoded)[:n]
             related = (similarity >= float(kappa)).double()
-            factors[1:] = 1 - f * similarity * related
-        factors[1:, :n].diagonal().fill_(1 - f)
+            per_position = 1 - f * similarity * related
+        per_position[:, :n].diagonal().fill_(1 - f)
+        factors = torch.ones(encoded.units.n_units + 1, length, dtype=torch.float64)
+        # a unit's row: each key as suppressed by the unit's position that suppresses it most
+        factors[1:] = torch.from_numpy(np.minimum.reduceat(per_position.numpy(), encoded.units.starts[:-1]))
         return factors
 
     @staticmethod

@@ -43,12 +43,14 @@ class ScreenedAtMan(AtMan):
     needs_gradients = True
 
     def screened_positions(self, model: Model, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:
-        """atman-grad's scores of every position, and the non-special positions exact AtMan
-        scores: the top `screen_fraction` of them by that estimate or its magnitude (at least one)."""
+        """atman-grad's scores of every unit (summed over its positions: to first order, the
+        effect of suppressing them together), and the non-special units exact AtMan scores: the
+        top `screen_fraction` of them by that estimate or its magnitude (at least one)."""
         estimate = AtManGrad(
             suppression_factor=self.params["suppression_factor"], expansion=self.params["screen_expansion"]
         ).attribute(model, encoded)
-        candidates = np.flatnonzero(~np.asarray(encoded.special, dtype=bool))
+        estimate = encoded.units.aggregate(estimate, "sum")
+        candidates = encoded.units.removable
         count = max(1, math.ceil(float(self.params["screen_fraction"]) * len(candidates)))
         key = np.abs(estimate) if self.params["screen_by"] == "magnitude" else estimate
         order = candidates[np.argsort(-key[candidates], kind="stable")]

@@ -15,6 +15,7 @@ class RandomBaseline(Method):
     name = "random"
     bounds = {"seed": (0, math.inf)}
     defaults = {"seed": 0}
+    scores_units = True
 
     def attribute(self, model: Model, encoded: Encoded) -> np.ndarray:
-        return np.random.default_rng(self.params["seed"]).uniform(size=encoded.n_positions)
+        return np.random.default_rng(self.params["seed"]).uniform(size=encoded.units.n_units)

@@ -1,12 +1,13 @@
 """Partition SHAP (Owen values over a feature hierarchy) through the `shap` library.
 
-Features are the non-special explained positions (`methods._coalitions`); shap's masker here
+Features are the non-special units (`methods._coalitions`); shap's masker here
 hands the coalition itself to the value function, which removes the absent positions the way
 every coalition method does (the `baseline` token for text, the `image_baseline` fill for
 images), so nothing goes through a lossy text round-trip. The hierarchy Partition SHAP walks:
 
 - text: shap's Text masker over the model's tokenizer supplies its clustering (word pieces
-  first, then words, phrases, sentences), with the special tokens taken out of the tree;
+  first, then words, phrases, sentences), with the special tokens taken out of the tree; a
+  word or sentence unit is the leaf of its first token, its other tokens taken out likewise;
 - images: a Ward clustering of the cells' grid coordinates (neighbouring cells merge first).
 
 The explained value is log p(target) (class log-probability, or a causal LM's teacher-forced
@@ -94,7 +95,8 @@ def text_clustering(coalitions: Coalitions) -> np.ndarray:
             "shap's Text masker tokenises this input differently from the model adapter, "
             "so its hierarchy would not fit the model's tokens"
         )
-    return restrict_linkage(masker.clustering(text), coalitions.features)
+    first_positions = encoded.units.starts[coalitions.features]
+    return restrict_linkage(masker.clustering(text), first_positions)
 
 
 def restrict_linkage(clustering: np.ndarray, keep: np.ndarray) -> np.ndarray:

@@ -23,20 +23,25 @@ WORDS = (
     "free win prize cash call now claim urgent reply stop hello how are you see later "
     "meeting lunch tomorrow the a to and is in it of for on my me your text msg".split()
 )
+PIECES = ("win", "##ner", "##s", "pri", "##ze", "##x", "!", ",", ".")
+"""Word pieces and punctuation for tokenizers whose words span several tokens ("winners" = win
+##ner ##s), for the word and sentence granularity tests."""
 # Small random transformers have nearly uniform attention; a larger init range makes
 # attention (and so its suppression) matter.
 INIT_RANGE = 0.4
 
 
-def make_tokenizer() -> BertTokenizerFast:
+def make_tokenizer(pieces: bool = False) -> BertTokenizerFast:
+    """WordPiece over `WORDS` (and `PIECES` when asked: words of several tokens)."""
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocab = {token: i for i, token in enumerate(specials + WORDS)}
+    words = list(WORDS) + ([p for p in PIECES if p not in WORDS] if pieces else [])
+    vocab = {token: i for i, token in enumerate(specials + words)}
     return BertTokenizerFast(vocab=vocab, do_lower_case=True)
 
 
-def tiny_bert(num_labels: int = 2, seed: int = 0) -> bench.Model:
+def tiny_bert(num_labels: int = 2, seed: int = 0, pieces: bool = False) -> bench.Model:
     torch.manual_seed(seed)
-    tokenizer = make_tokenizer()
+    tokenizer = make_tokenizer(pieces)
     config = BertConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -52,9 +57,9 @@ def tiny_bert(num_labels: int = 2, seed: int = 0) -> bench.Model:
     return bench.wrap(BertForSequenceClassification(config), tokenizer)
 
 
-def tiny_gpt2(seed: int = 0) -> bench.Model:
+def tiny_gpt2(seed: int = 0, pieces: bool = False) -> bench.Model:
     torch.manual_seed(seed)
-    tokenizer = make_tokenizer()
+    tokenizer = make_tokenizer(pieces)
     config = GPT2Config(
         vocab_size=len(tokenizer),
         n_embd=32,

@@ -14,3 +14,16 @@ def add_dtype_argument(parser: argparse.ArgumentParser, default: str | None = No
         help="precision of the model's passes: float32, bfloat16, or mixed (bfloat16 linear "
         "layers, float32 elsewhere); default mixed for run, float32 otherwise; see README, 'Precision'",
     )
+
+
+def add_granularity_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """`--granularity`: what an explanation scores and a metric removes (bench/units.py)."""
+    from bench.units import GRANULARITIES
+
+    parser.add_argument(
+        "--granularity",
+        choices=GRANULARITIES,
+        default=default,
+        help="what gets one score: token (default; images: patches), word, or sentence; metrics "
+        "remove whole units; see README, 'Granularity'",
+    )

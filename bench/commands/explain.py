@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from bench.commands import add_dtype_argument
+from bench.commands import add_dtype_argument, add_granularity_argument
 from bench.errors import InputError
 from bench.models import DEFAULT_MAX_NEW_TOKENS
 from bench.precision import DEFAULT_DTYPE
@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
             _refuse_an_image_file_for_a_text_model(inputs, model)
     if args.target is not None:
         target = args.target if model.kind == "causal-lm" else _class_index(args.target, model)
-    params = dict(_parse_param(p) for p in args.param)
+    # granularity is no method parameter, but `--param granularity=word` reads as `--granularity word`
+    params = {"granularity": args.granularity, **dict(_parse_param(p) for p in args.param)}
     explanation = bench.explain(
         args.method,
         model,
@@ -115,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
                     "method": explanation.method,
                     "target": explanation.target,
                     "params": explanation.params,
+                    "granularity": explanation.granularity,
                     "dtype": model.precision,
                     "tokens": explanation.tokens,
                     "scores": explanation.scores.tolist(),
@@ -134,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     Console().print(Text(f"{explanation.method} on {model.name} (target: {explanation.target!r})"))
     table = Table()
     table.add_column("#", justify="right")
-    table.add_column("token")
+    table.add_column(explanation.granularity)
     table.add_column("score", justify="right")
     peak = np.abs(explanation.scores).max() or 1.0
     for i, (token, score) in enumerate(zip(explanation.tokens, explanation.scores, strict=True)):
@@ -208,6 +210,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="causal LM: also explain each target token alone (a generated tokens x prompt tokens matrix)",
     )
+    add_granularity_argument(explain, default="token")
     explain.add_argument("--json", action="store_true", help="print JSON instead of a table")
     explain.add_argument(
         "--html", metavar="FILE", help="also write the explanation's heatmap as an HTML page"

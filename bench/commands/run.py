@@ -7,7 +7,7 @@ import sys
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 
-from bench.commands import add_dtype_argument
+from bench.commands import add_dtype_argument, add_granularity_argument
 from bench.errors import InputError
 from bench.run_config import DEFAULT_N, DEFAULT_TASK
 from bench.suites import SUITES, suite_names, suite_tasks
@@ -106,6 +106,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "cost), +name adds one, e.g. +robustness (re-explains each input; opt-in)",
     )
     add_dtype_argument(parser)
+    add_granularity_argument(parser)
     parser.add_argument("--sanity", action="store_true", default=None, help="add the randomisation check")
     parser.add_argument("--out", help="run folder (default results/<name>)")
     parser.add_argument("--name", help="run name (default <task>-<date>)")

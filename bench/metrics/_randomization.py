@@ -88,7 +88,7 @@ def _cascade(evidence: Evidence) -> Cascade:
     names, signed, absolute = [], [], []
     for step, (name, modules) in enumerate(blocks(hf)):
         reinitialise(hf, modules, SEED + step)
-        [scores] = evidence.method.attribute_batch(randomized, [evidence.encoded])
+        [scores] = evidence.method.unit_scores(randomized, [evidence.encoded])
         scores = np.asarray(scores, dtype=np.float64)[removable]
         names.append(name)
         signed.append(spearman(trained, scores))

@@ -2,9 +2,10 @@
 explained method's explanations of them (the family re-explains the input, so a run opts into
 it with `--families +robustness`).
 
-Text: each copy replaces ceil(10%) of the non-special tokens, drawn (seeded) from the
+Text: each copy replaces ceil(10%) of the non-special units, drawn (seeded) from the
 lower-ranked half of the explanation, by the tokenizer's mask token (else unk, else pad) in the
-text, which is then encoded again; a copy that changes the number of positions or the
+text (a word or sentence unit: its whole span, by one mask token), which is then encoded again
+at the same granularity; a copy that changes the number of units or the
 classifier's prediction is drawn again. Images: each copy adds uniform noise in [-0.2, 0.2] to
 the model's input (Quantus's `AvgSensitivity`/`MaxSensitivity` defaults, `lower_bound=0.2`).
 """
@@ -35,7 +36,7 @@ MAX_DRAWS = 20
 class Copy:
     encoded: Encoded
     unchanged: np.ndarray
-    """Positions the copy did not perturb (where explanations are compared)."""
+    """Units the copy did not perturb (where explanations are compared)."""
     same_prediction: bool
 
 
@@ -51,7 +52,7 @@ def reexplained(evidence: Evidence) -> list[np.ndarray]:
         "robustness_scores",
         lambda: [
             np.asarray(s, dtype=np.float64)
-            for s in evidence.method.attribute_batch(evidence.model, [c.encoded for c in copies(evidence)])
+            for s in evidence.method.unit_scores(evidence.model, [c.encoded for c in copies(evidence)])
         ],
     )
 
@@ -85,11 +86,12 @@ def _text_copies(evidence: Evidence, rng: np.random.Generator, predicted: int | 
             break
         chosen = np.sort(rng.choice(lowest, size, replace=False))
         text = encoded.text
-        for position in chosen[::-1]:  # from the right, so earlier offsets stay valid
-            start, end = encoded.offsets[position]
+        for unit in chosen[::-1]:  # from the right, so earlier offsets stay valid
+            first, last = encoded.units.starts[unit], encoded.units.starts[unit + 1] - 1
+            start, end = encoded.offsets[first][0], encoded.offsets[last][1]
             text = f"{text[:start]}{filler}{text[end:]}"
-        copy = model.encode(text, encoded.target)
-        if copy.n_positions != encoded.n_positions:
+        copy = model.encode(text, encoded.target, granularity=encoded.units.granularity)
+        if copy.units.n_units != encoded.units.n_units:
             continue
         if predicted is not None and model.predicted_class(copy) != predicted:
             continue

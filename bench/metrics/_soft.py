@@ -4,7 +4,8 @@ input embedding with a probability set by its normalised score, so a token is re
 degrees. The masking is ReAGent's `mask_zero_embedding` (casszhao/ReAGent,
 `src/evaluation/evaluator/base_masking.py`: element-wise Bernoulli over the word embeddings,
 kept where uniform < keep probability); the scores are min-max normalised over the removable
-positions, special tokens (and a causal LM's target) are never masked.
+units, special tokens (and a causal LM's target) are never masked; every token of a word or
+sentence unit is masked with its unit's probability.
 
 y is the target's probability (a causal LM's per-token geometric mean, exp(mean log p), so it
 stays in [0, 1] for any target length). The paper's normalisation by the all-removed input's
@@ -35,7 +36,7 @@ def normalised_scores(evidence: Evidence) -> np.ndarray | None:
 
 def soft_scores(evidence: Evidence, keep: np.ndarray) -> tuple[float, np.ndarray, float]:
     """(y of the full input, y of SAMPLES soft-masked inputs, y with every removable embedding
-    zeroed); `keep` is the keep probability of each removable position."""
+    zeroed); `keep` is the keep probability of each removable unit."""
     if evidence.model.modality != "text":
         raise NotApplicableError("soft perturbation masks word embeddings: text models only")
     return evidence.cached(f"soft_{keep.tobytes().hex()}", lambda: _soft_scores(evidence, keep))
@@ -44,16 +45,19 @@ def soft_scores(evidence: Evidence, keep: np.ndarray) -> tuple[float, np.ndarray
 def _soft_scores(evidence: Evidence, keep: np.ndarray) -> tuple[float, np.ndarray, float]:
     model, encoded = evidence.model, evidence.encoded
     batch = model.batch([encoded])
-    removable = torch.from_numpy(evidence.removable)
+    units = encoded.units
+    unit_keep = np.ones(units.n_units)
+    unit_keep[evidence.removable] = keep
+    kept = units.expand(units.special)  # the positions never masked
     with torch.no_grad():
         embeddings = model.embedding_layer(batch["input_ids"])[0]  # (T, d): the whole sequence
         length, width = embeddings.shape
         probability = torch.ones(length, dtype=torch.float64)
-        probability[removable] = torch.from_numpy(keep)
+        probability[: units.n_positions] = torch.from_numpy(units.expand(unit_keep))
         generator = torch.Generator().manual_seed(SEED)
         uniform = torch.rand((SAMPLES, length, width), generator=generator, dtype=torch.float64)
         emptied = torch.ones(length, dtype=torch.bool)
-        emptied[removable] = False
+        emptied[: units.n_positions] = torch.from_numpy(kept)
         masks = torch.cat(
             [
                 torch.ones((1, length, width), dtype=torch.bool),  # the full input

@@ -1,4 +1,5 @@
-"""Per-token explanations of a generation (Method.attribute_per_token, AtMan's shortcut)."""
+"""What every method shares (bench/method.py): per-token explanations of a generation
+(Method.attribute_per_token, AtMan's shortcut), scores per unit, position scores aggregated."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import bench
 from bench.errors import InputError
 from bench.method import Method
 from methods.atman import AtMan
+from tests.tiny import tiny_bert
 
 PROMPT = "free cash now"
 GENERATED = ["call", "msg", "me"]
@@ -91,3 +93,26 @@ def test_per_token_needs_a_causal_lm(bert, vit):
 def test_a_hand_built_matrix_must_fit_the_tokens_and_target_tokens():
     with pytest.raises(ValueError, match="per_token_scores needs a row per target token"):
         bench.Explanation(["a", "b"], [1, 2], target_tokens=["x"], per_token_scores=np.zeros((2, 2)))
+
+
+PIECES_TEXT = "free prizes call the winners now"
+
+
+@pytest.mark.parametrize("method", ["saliency", "attention"])
+def test_position_scores_are_aggregated_into_words_by_sum_mean_or_max(method):
+    model = tiny_bert(pieces=True)
+    tokens = bench.explain(method, model, PIECES_TEXT, 1)
+    words = model.encode(PIECES_TEXT, 1, granularity="word").units
+    for how, reduce in (("sum", np.sum), ("mean", np.mean), ("max", np.max)):
+        explanation = bench.explain(method, model, PIECES_TEXT, 1, granularity="word", unit_aggregation=how)
+        expected = [reduce(tokens.scores[words.positions(u)]) for u in range(words.n_units)]
+        np.testing.assert_allclose(explanation.scores, expected, rtol=1e-12)
+        assert explanation.tokens == words.texts and explanation.params["unit_aggregation"] == how
+    assert len({len(words.positions(u)) for u in range(words.n_units)}) > 1  # words of several tokens
+
+
+def test_only_methods_that_score_positions_take_a_unit_aggregation():
+    with pytest.raises(InputError, match="unit_aggregation='median' is not one of sum, mean, max"):
+        bench.api.get_method("saliency", unit_aggregation="median")
+    with pytest.raises(InputError, match="unknown parameter"):
+        bench.api.get_method("occlusion", unit_aggregation="sum")  # it perturbs whole units

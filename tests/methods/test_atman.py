@@ -14,7 +14,7 @@ import bench
 from bench.errors import AttentionNotReachableError, NotApplicableError
 from bench.prefix_reuse import suffix_chunks
 from methods.atman import row_chunks
-from tests.tiny import tiny_image
+from tests.tiny import tiny_bert, tiny_gpt2, tiny_image
 
 REFERENCE = "test_reference_atman"
 _reference = {"factors": [], "row_min": "valid"}
@@ -352,3 +352,23 @@ def test_suffix_chunks_are_the_cheapest_cover(max_rows, pass_cost):
         if all(c.stop - c.start <= max_rows for c in candidate):
             best = min(best, _chunking_cost(candidate, starts, length, pass_cost))
     assert _chunking_cost(chunks, starts, length, pass_cost) == best
+
+
+@pytest.mark.parametrize("kind", ["classifier", "causal-lm"])
+@pytest.mark.parametrize("prefix_reuse", [True, False])
+def test_word_atman_suppresses_a_words_tokens_together_in_one_variant(kind, prefix_reuse):
+    """Word granularity: one variant per word, every key of the word scaled by 1 - f at once."""
+    model = tiny_bert(pieces=True) if kind == "classifier" else tiny_gpt2(pieces=True)
+    text, target = "free prizes call the winners now", 1 if kind == "classifier" else " claim reply"
+    encoded = model.encode(text, target, granularity="word")
+    units = encoded.units
+    assert units.n_units < encoded.n_positions  # "prizes" and "winners" are several tokens
+    variants = [{int(j): 0.1 for j in units.positions(u)} for u in range(units.n_units)]
+    logprobs = reference_logprobs(model, encoded, variants)
+    expected = (logprobs[0] - logprobs[1:]).sum(-1)
+    explanation = bench.explain("atman", model, text, target, granularity="word", prefix_reuse=prefix_reuse)
+    assert explanation.tokens == units.texts and "winners" in explanation.tokens
+    np.testing.assert_allclose(explanation.scores, expected, atol=1e-5)
+    per_token = bench.explain("atman", model, text, target, prefix_reuse=prefix_reuse)
+    winners = units.positions(explanation.tokens.index("winners"))
+    assert abs(expected[explanation.tokens.index("winners")] - per_token.scores[winners].sum()) > 1e-4

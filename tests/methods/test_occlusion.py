@@ -9,7 +9,7 @@ import torch
 import bench
 from bench.api import get_method
 from bench.errors import InputError
-from tests.tiny import tiny_cnn, tiny_image, tiny_vit
+from tests.tiny import tiny_bert, tiny_cnn, tiny_gpt2, tiny_image, tiny_vit
 
 TEXT = "free cash prize call now"
 
@@ -133,3 +133,32 @@ def test_prefix_reuse_gives_the_naive_drops_on_causal_lms(name, per_eval, reques
     naive = get_method("occlusion", prefix_reuse=False).explain(model, encoded)
     np.testing.assert_allclose(reused.scores, naive.scores, atol=1e-5)
     assert np.count_nonzero(reused.scores) >= encoded.n_positions - 2
+
+
+@pytest.mark.parametrize("kind", ["classifier", "causal-lm"])
+@pytest.mark.parametrize("prefix_reuse", [True, False])
+def test_word_occlusion_replaces_all_of_a_words_tokens_at_once(kind, prefix_reuse):
+    model = tiny_bert(pieces=True) if kind == "classifier" else tiny_gpt2(pieces=True)
+    text, target = "free prizes call the winners now", 1 if kind == "classifier" else " claim"
+    encoded = model.encode(text, target, granularity="word")
+    units, mask_id = encoded.units, model.baseline_token_id
+    full = logprob(model, encoded)
+    expected = np.zeros(units.n_units)
+    for u in units.removable:  # an explicit loop: one forward per word, all its tokens replaced
+        ids = encoded.input_ids.clone()
+        ids[units.positions(u)] = mask_id
+        expected[u] = full - logprob(model, encoded, ids)
+    assert units.n_units < encoded.n_positions and np.abs(expected).max() > 0.01
+    explanation = bench.explain(
+        "occlusion",
+        model,
+        text,
+        target,
+        granularity="word",
+        perturbations_per_eval=3,
+        prefix_reuse=prefix_reuse,
+    )
+    assert explanation.tokens == units.texts
+    np.testing.assert_allclose(explanation.scores, expected, rtol=1e-5, atol=1e-5)
+    if kind == "classifier":  # one pass for the input, one per word
+        assert explanation.cost.forward_passes == 1 + len(units.removable)

@@ -19,7 +19,7 @@ class Recorder:
         self.scores = scores
         self.changed: list[set[str]] = []
 
-    def attribute_batch(self, model, encodeds):
+    def unit_scores(self, model, encodeds):
         params = dict(model.hf.named_parameters())
         self.changed.append({n for n, p in self.trained.items() if not torch.equal(params[n], p)})
         return [-self.scores]
@@ -66,7 +66,7 @@ def test_the_cascade_uses_the_models_own_initialiser(bert):
     class Grab:
         weight = None
 
-        def attribute_batch(self, model, encodeds):
+        def unit_scores(self, model, encodeds):
             if self.weight is None:
                 self.weight = model.hf.classifier.weight.detach().clone()
             return [explanation.scores]

@@ -19,7 +19,7 @@ class Spy:
     def __init__(self, score):
         self.score, self.seen = score, []
 
-    def attribute_batch(self, model, encodeds):
+    def unit_scores(self, model, encodeds):
         self.seen += encodeds
         return [self.score(e) for e in encodeds]
 
