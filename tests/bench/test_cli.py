@@ -279,3 +279,35 @@ def test_bad_inputs_are_one_line_errors_with_exit_code_2(model_dir, vit_dir, gpt
         assert main(["explain", "--method", "atman", "--model", *args]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("flag", [["--granularity", "word"], ["--param", "granularity=word"]])
+def test_explain_at_word_granularity_prints_words(flag, tmp_path, capsys):
+    from tests.tiny import tiny_bert
+
+    model = tiny_bert(pieces=True)
+    model.hf.save_pretrained(tmp_path)
+    model.tokenizer.save_pretrained(tmp_path)
+    text = "free prizes call the winners"
+    args = [
+        "explain",
+        "--model",
+        str(tmp_path),
+        "--method",
+        "occlusion",
+        "--json",
+        "--target",
+        "1",
+        *flag,
+        text,
+    ]
+    assert main(args) == 0
+    payload = json.loads(capsys.readouterr().out)
+    expected = bench.explain("occlusion", bench.load_model(tmp_path), text, target=1, granularity="word")
+    assert payload["granularity"] == "word"
+    assert (
+        payload["tokens"] == ["[CLS]", "free", "prizes", "call", "the", "winners", "[SEP]"] == expected.tokens
+    )
+    assert payload["scores"] == pytest.approx(expected.scores.tolist(), abs=1e-6)
+    assert main(["explain", "--model", str(tmp_path), "--param", "granularity=phrase", text]) == 2
+    assert "granularity='phrase' is not one of token, word, sentence" in capsys.readouterr().err

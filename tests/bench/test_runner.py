@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -375,3 +376,82 @@ def test_a_method_that_cannot_run_here_is_left_out_of_the_defaults_and_the_summa
         f"- fake-unavailable: skipped, not run by default here: {reason}"
         in (tmp_path / "summary.md").read_text()
     )
+
+
+@pytest.fixture
+def pieces_task():
+    """A task whose words span several tokens ("prizes" = prize ##s), on a tiny BERT that knows
+    the pieces; registered for one test (local runs read the registry of this process)."""
+    from bench.task import register_task
+    from bench.types import Example
+    from tests.bench.fake_task import FakeSpam, _spans
+    from tests.tiny import tiny_bert
+
+    @register_task("fake-pieces")
+    class FakePieces(FakeSpam):
+        name = "fake-pieces"
+
+        def examples(self, split="test", n=None):
+            texts = [
+                ("free prizes call the winners now", 1, ["prizes"]),
+                ("hello winners see you", 0, ["hello"]),
+            ]
+            return [
+                Example(f"pieces-{i}", t, y, _spans(t, words)) for i, (t, y, words) in enumerate(texts[:n])
+            ]
+
+        def default_model(self):
+            return tiny_bert(pieces=True)
+
+    yield "fake-pieces"
+    TASKS._entries.pop("fake-pieces", None)
+    runner._task_and_model.cache_clear()
+    runner._examples.cache_clear()
+
+
+def test_a_word_run_records_words_and_its_metrics_remove_whole_words(tmp_path, monkeypatch, pieces_task):
+    from bench.perturbation import Perturber
+
+    variants = []
+    original = Perturber._variants
+
+    def recording(self, removed):
+        rows, ids = original(self, removed)
+        variants.extend((self.encoded, row_ids) for row_ids in ids)
+        return rows, ids
+
+    monkeypatch.setattr(Perturber, "_variants", recording)
+    words = config(tmp_path, task=pieces_task, methods=["occlusion"], metrics=["deletion", "auprc"], n=2)
+    bench.run(replace(words, granularity="word"))
+    assert 'granularity = "word"' in (tmp_path / "config.toml").read_text()
+    records = sorted_records(tmp_path)
+    assert records["error"].isna().all()
+    first = records[records["example_id"] == "pieces-0"].iloc[0]
+    assert list(first["tokens"]) == ["[CLS]", "free", "prizes", "call", "the", "winners", "now", "[SEP]"]
+    assert len(first["scores"]) == 8 and list(first["rationale"]) == [0, 0, 1, 0, 0, 0, 0, 0]
+    # every perturbed input of the metrics masks whole words: all of a word's tokens or none
+    _, model = task_and_model(RunConfig.from_toml(tmp_path / "config.toml"))
+    mask_id, whole_words_removed = model.baseline_token_id, 0
+    for encoded, ids in variants:
+        units = encoded.units
+        masked = (ids[: encoded.n_positions] == mask_id).numpy()
+        per_word = [set(masked[units.positions(u)]) for u in range(units.n_units)]
+        assert all(len(values) == 1 for values in per_word), "a word was removed in part"
+        whole_words_removed += sum(masked[units.positions(u)].all() and len(units.positions(u)) > 1
+                                   for u in range(units.n_units))  # fmt: skip
+    assert variants and whole_words_removed > 0
+
+
+def test_granularity_is_part_of_the_run_and_token_keeps_older_hashes(tmp_path, pieces_task):
+    token = config(tmp_path, task=pieces_task, methods=["random"], n=1).resolved()
+    assert token.granularity == "token" and "granularity" not in token.identity()
+    word = replace(token, granularity="word")
+    assert word.identity()["granularity"] == "word"
+    bench.run(token)
+    saved = tmp_path / "config.toml"
+    saved.write_text("\n".join(line for line in saved.read_text().splitlines() if "granularity" not in line))
+    assert RunConfig.from_toml(saved).granularity == "token"  # a folder recorded before granularity
+    with pytest.raises(InputError, match="granularity: 'token' -> 'word'"):
+        bench.run(word)
+    with pytest.raises(InputError, match="granularity='phrase' is not one of token, word, sentence"):
+        config(tmp_path, granularity="phrase").resolved()
