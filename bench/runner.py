@@ -192,7 +192,7 @@ _RATIONALE_STATS: dict[str, tuple[float, float] | None] = {}
 
 
 def rationale_stats(config: RunConfig, model: Model) -> tuple[float, float] | None:
-    """(mean |rationale|, mean |rationale| / |candidates|) in tokens over the run's examples with
+    """(mean |rationale|, mean |rationale| / |candidates|) in units over the run's examples with
     a non-empty rationale, for protocols whose token_f1 k comes from the dataset; computed once
     per process and only when a protocol needs it."""
     needed = "token_f1" in config.metrics and any(

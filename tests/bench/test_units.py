@@ -157,3 +157,12 @@ def test_explanations_carry_the_units_texts(pieces_bert):
     explanation = bench.explain("random", pieces_bert, TEXT, granularity="word")
     assert explanation.granularity == "word" and explanation.tokens[6] == "winners"
     assert len(explanation.scores) == 15 and explanation.special_tokens.sum() == 2
+
+
+def test_a_python_tokenizer_explains_tokens_and_refuses_words_in_one_line():
+    from transformers import CanineTokenizer
+
+    model = bench.wrap(tiny_bert().hf, CanineTokenizer())  # characters, no offsets, no word ids
+    assert model.encode("ab c", 1).units.texts[1:-1] == ["a", "b", " ", "c"]
+    with pytest.raises(InputError, match="granularity='word' needs word ids or character offsets"):
+        model.encode("ab c", 1, granularity="word")
