@@ -53,3 +53,22 @@ def test_evaluate_refuses_non_finite_scores_and_tokens_of_another_input(bert):
     other = bench.Explanation(encoded.tokens, scores, 1, special_tokens=encoded.special)
     with pytest.raises(InputError, match="tokens differ.*position 1: 'free' vs 'hello'"):
         bench.evaluate(other, bert, "hello cash call now", ["deletion"])  # same length, other words
+
+
+def test_a_word_explanation_is_evaluated_on_words():
+    """Deletion removes whole words ("prizes" = prize ##s) in the explanation's ranking."""
+    from tests.tiny import tiny_bert
+
+    model, text = tiny_bert(pieces=True), "free prizes call now"
+    encoded = model.encode(text, 1, granularity="word")
+    assert encoded.units.texts == ["[CLS]", "free", "prizes", "call", "now", "[SEP]"]
+    explanation = bench.Explanation(
+        tokens=encoded.units.texts, scores=[0.0, 1.0, 4.0, 3.0, 2.0, 0.0], target=1, granularity="word"
+    )
+    result = bench.evaluate(explanation, model, text, metrics=["deletion"])
+    mask_id = model.tokenizer.mask_token_id
+    removed_positions = [[], [2, 3], [2, 3, 4], [2, 3, 4, 5], [1, 2, 3, 4, 5]]  # prizes, call, now, free
+    y = [prob_without(model, model.encode(text, 1), positions, mask_id) for positions in removed_positions]
+    assert result["deletion"] == pytest.approx(sum((y[i] + y[i + 1]) / 2 / 4 for i in range(4)), abs=1e-6)
+    with pytest.raises(InputError, match="at the same granularity"):
+        bench.evaluate(explanation, model, text, metrics=["deletion"], granularity="token")

@@ -68,3 +68,15 @@ def test_merge_keeps_the_estimates_when_they_already_fit_and_maps_them_in_order_
     assert below[[1, 2, 3]].max() < 0.02 and np.allclose(
         np.diff(below[[1, 2, 3]]), np.diff(estimate[[1, 2, 3]])
     )
+
+
+def test_screening_every_word_is_exact_word_atman():
+    from tests.tiny import tiny_bert
+
+    model, text = tiny_bert(pieces=True), "free prizes call the winners now"
+    encoded = model.encode(text, 1, granularity="word")
+    screened = get_method("atman-screened", screen_fraction=1.0).explain(model, encoded)
+    exact = bench.explain("atman", model, text, target=1, granularity="word")
+    assert screened.tokens == exact.tokens == encoded.units.texts
+    removable = encoded.units.removable
+    np.testing.assert_allclose(screened.scores[removable], exact.scores[removable], atol=1e-6)
