@@ -24,6 +24,6 @@ def add_granularity_argument(parser: argparse.ArgumentParser, default: str | Non
         "--granularity",
         choices=GRANULARITIES,
         default=default,
-        help="what gets one score: token (default; images: patches), word, or sentence; metrics "
-        "remove whole units; see README, 'Granularity'",
+        help="what gets one score: token (the default; images: patches), word or sentence; "
+        "metrics remove whole units; see README, 'Granularity'",
     )
