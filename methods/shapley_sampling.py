@@ -2,7 +2,7 @@
 value based on sampling") through captum's ShapleyValueSampling, over feature on/off.
 
 Reference code: captum `captum/attr/_core/shapley_value.py` (`ShapleyValueSampling`), called as
-it is. Each non-special explained position (text token, ViT patch, CNN cell) is one binary
+it is. Each non-special unit (text token, word or sentence; ViT patch, CNN cell) is one binary
 feature: on = the input as is, off = removed as in `methods._coalitions` (the `baseline` token
 for text, the `image_baseline` fill for images), exactly as kernel-shap, shap and lime remove
 it. captum draws `n_samples` random permutations (seeded); along each it adds the features one
