@@ -30,7 +30,11 @@ from methods._coalitions import (
 def kernel_shap_values(
     value: CoalitionValue, n_features: int, n_samples: int, seed: int, batch_size: int = 64
 ) -> np.ndarray:
-    """captum KernelShap over `n_features` binary features of the set function `value`."""
+    """captum KernelShap over `n_features` binary features of the set function `value`. A single
+    feature (a one-sentence text explained by sentence) gets its exact Shapley value, f(x) -
+    f(removed): captum draws coalition sizes from 1..d-1, none for d = 1, and fails."""
+    if n_features == 1:
+        return np.diff(value(np.array([[True], [False]]))[::-1])
     return captum_coalition_values(
         KernelShap,
         value,

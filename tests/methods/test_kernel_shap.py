@@ -3,6 +3,7 @@ every model kind (captum pins the full and empty coalitions with a huge kernel w
 
 import numpy as np
 import pytest
+import torch
 
 import bench
 from bench.errors import InputError
@@ -52,3 +53,17 @@ def test_seeded(bert):
 def test_an_unknown_baseline_is_refused_by_name(bert):
     with pytest.raises(InputError, match="baseline='nope' is not one of mask, pad, unk, delete"):
         bench.explain("kernel-shap", bert, TEXT, baseline="nope")
+
+
+def test_a_single_feature_gets_its_exact_shapley_value(bert):
+    """One feature (here: one word; often one sentence at sentence granularity) is the whole
+    difference f(x) - f(removed); captum's sampler has no coalition size to draw for it."""
+    encoded = bert.encode("free", 1)
+    explanation = bench.explain("kernel-shap", bert, "free", 1)
+    removed = encoded.input_ids.clone()
+    removed[1] = bert.baseline_token_id
+    with torch.no_grad():
+        full, empty = bert.target_logprob(
+            bert.batch([encoded] * 2, input_ids=[encoded.input_ids, removed]), [encoded] * 2
+        )
+    np.testing.assert_allclose(explanation.scores, [0.0, float(full - empty), 0.0], rtol=1e-6)
