@@ -116,3 +116,21 @@ def test_only_methods_that_score_positions_take_a_unit_aggregation():
         bench.api.get_method("saliency", unit_aggregation="median")
     with pytest.raises(InputError, match="unknown parameter"):
         bench.api.get_method("occlusion", unit_aggregation="sum")  # it perturbs whole units
+
+
+@pytest.mark.parametrize("method", ["input-x-gradient", "atman"])
+def test_per_token_rows_are_over_words_too(method):
+    """With `per_token`, each target token's row scores the words: a gradient row is its token
+    row summed over each word's tokens, AtMan's suppresses each word's tokens together."""
+    from tests.tiny import tiny_gpt2
+
+    model, prompt, target = tiny_gpt2(pieces=True), "free prizes call the winners", " claim reply"
+    words = bench.explain(method, model, prompt, target=target, per_token=True, granularity="word")
+    units = model.encode(prompt, target, granularity="word").units
+    assert words.per_token_scores.shape == (2, units.n_units) and units.n_units < units.n_positions
+    np.testing.assert_allclose(words.per_token_scores.sum(0), words.scores, atol=1e-5)
+    if method == "input-x-gradient":
+        tokens = bench.explain(method, model, prompt, target=target, per_token=True)
+        np.testing.assert_allclose(
+            words.per_token_scores, units.aggregate(tokens.per_token_scores), rtol=1e-10
+        )
