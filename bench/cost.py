@@ -11,6 +11,8 @@ explanation that allocates megabytes), so it is not used.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,6 +69,21 @@ class PassCounter:
         self.backward += grad.shape[0]
 
 
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 for the block: the profiler's C++ side prints a line at its start
+    and stop ("USDT: ... profiler_start"), which would reach the terminal of every run."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def allocated_peak_bytes(call: Callable[[], Any], device: torch.device) -> int:
     """The most bytes torch's allocator held at once while `call` ran, above its level at the
     start. GPU: the CUDA allocator's own peak. CPU: torch keeps no such counter, so the
@@ -79,7 +96,7 @@ def allocated_peak_bytes(call: Callable[[], Any], device: torch.device) -> int:
         torch.cuda.synchronize(device)
         return int(torch.cuda.max_memory_allocated(device) - base)
     activities = [torch.profiler.ProfilerActivity.CPU]
-    with torch.profiler.profile(activities=activities, profile_memory=True) as profiler:
+    with _quiet_stderr(), torch.profiler.profile(activities=activities, profile_memory=True) as profiler:
         call()
     # kineto_results is the profiler's raw event list: memory events carry signed byte counts
     events = [e for e in profiler.profiler.kineto_results.events() if e.name() == "[memory]"]

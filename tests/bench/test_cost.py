@@ -35,3 +35,18 @@ def test_allocator_peak_ignores_memory_held_before_the_call():
     held = torch.empty(1_000_000)
     assert allocated_peak_bytes(lambda: torch.empty(10), CPU) == 40
     del held
+
+
+def test_the_profiler_prints_nothing_on_the_terminal():
+    """torch's profiler writes 'USDT: ... profiler_start' lines to file descriptor 2 from C++; a
+    run measures memory on every method's first example, so they would reach every terminal."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch; from bench.cost import allocated_peak_bytes; "
+        "print(allocated_peak_bytes(lambda: torch.empty(10), torch.device('cpu'))); "
+        "print('after', file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "40\n" and done.stderr == "after\n"
