@@ -86,7 +86,7 @@ def _read_summary(path: Path, config: dict[str, Any], records: pd.DataFrame) -> 
         summary = summarize(records, keys, seed=int(config.get("seed", 0)))
     for column in ("mean", "ci_low", "ci_high"):
         summary[column] = pd.to_numeric(summary[column], errors="coerce")
-    summary["tied_with"] = summary["tied_with"].fillna("").astype(str)
+    summary["tied_with"] = summary["tied_with"].astype(object).fillna("").astype(str)
     return summary
 
 
