@@ -23,15 +23,17 @@ never changes a score.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from bench.errors import NotApplicableError
-from bench.models import Encoded, Model
+from bench.method import Method
+from bench.models import TARGET_OUTPUTS, Encoded, Model
 
 
 @dataclass
@@ -145,3 +147,25 @@ def _crop(tensors: list[torch.Tensor], b: int, length: int) -> list[torch.Tensor
 
 def _cpu64(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
     return [t.detach().to("cpu", torch.float64) for t in tensors]
+
+
+class AttentionGradientMethod(Method):
+    """A method that scores each target token from the attention maps and their gradients
+    (`token_scores`, given that token's gradients at its read row): gae, grad-sam."""
+
+    bounds = {"batch_size": (1, math.inf)}
+    defaults = {"target_output": "logit", "batch_size": 16}
+    choices = {"target_output": TARGET_OUTPUTS}
+    needs_attention = True
+    needs_gradients = True
+    token_scores: ClassVar[TokenScores]
+
+    def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
+        return gradient_scores(
+            model,
+            batch,
+            type(self).token_scores,
+            "attentions",
+            batch_size=int(self.params["batch_size"]),
+            target_output=self.params["target_output"],
+        )

@@ -18,14 +18,11 @@ gets its own backward pass.
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 
-from bench.method import Method, register_method
-from bench.models import TARGET_OUTPUTS, Encoded, Model
-from methods._attention_maps import AttentionMaps, gradient_scores
+from bench.method import register_method
+from bench.models import Encoded
+from methods._attention_maps import AttentionGradientMethod, AttentionMaps
 
 
 def relevance(attentions: list[torch.Tensor], gradients: list[torch.Tensor]) -> torch.Tensor:
@@ -36,29 +33,15 @@ def relevance(attentions: list[torch.Tensor], gradients: list[torch.Tensor]) -> 
     return result
 
 
-@register_method("gae")
-class GradientWeightedAttention(Method):
-    name = "gae"
-    bounds = {"batch_size": (1, math.inf)}
-    defaults = {"target_output": "logit", "batch_size": 16}
-    choices = {"target_output": TARGET_OUTPUTS}
-    needs_attention = True
-    needs_gradients = True
-
-    def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
-        return gradient_scores(
-            model,
-            batch,
-            token_relevance,
-            "attentions",
-            batch_size=int(self.params["batch_size"]),
-            target_output=self.params["target_output"],
-        )
-
-
 def token_relevance(
     maps: AttentionMaps, encoded: Encoded, row: int, gradients: list[torch.Tensor]
 ) -> torch.Tensor:
     """One target token's scores: its read row of R - I over the explained positions."""
     matrix = relevance(maps.attentions, gradients) - torch.eye(len(encoded.input_ids), dtype=torch.float64)
     return matrix[row, : encoded.n_positions]
+
+
+@register_method("gae")
+class GradientWeightedAttention(AttentionGradientMethod):
+    name = "gae"
+    token_scores = staticmethod(token_relevance)

@@ -23,14 +23,11 @@ constant factor per input, which no metric here sees.
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 
-from bench.method import Method, register_method
-from bench.models import TARGET_OUTPUTS, Encoded, Model
-from methods._attention_maps import AttentionMaps, gradient_scores
+from bench.method import register_method
+from bench.models import Encoded
+from methods._attention_maps import AttentionGradientMethod, AttentionMaps
 
 
 def grad_sam_row(attentions: list[torch.Tensor], gradients: list[torch.Tensor], row: int) -> torch.Tensor:
@@ -39,28 +36,14 @@ def grad_sam_row(attentions: list[torch.Tensor], gradients: list[torch.Tensor], 
     return torch.stack(weighted).mean(dim=(0, 1))
 
 
-@register_method("grad-sam")
-class GradSam(Method):
-    name = "grad-sam"
-    bounds = {"batch_size": (1, math.inf)}
-    defaults = {"target_output": "logit", "batch_size": 16}
-    choices = {"target_output": TARGET_OUTPUTS}
-    needs_attention = True
-    needs_gradients = True
-
-    def attribute_batch(self, model: Model, batch: list[Encoded]) -> list[np.ndarray]:
-        return gradient_scores(
-            model,
-            batch,
-            token_grad_sam,
-            "attentions",
-            batch_size=int(self.params["batch_size"]),
-            target_output=self.params["target_output"],
-        )
-
-
 def token_grad_sam(
     maps: AttentionMaps, encoded: Encoded, row: int, gradients: list[torch.Tensor]
 ) -> torch.Tensor:
     """One target token's scores: its read row over the explained positions."""
     return grad_sam_row(maps.attentions, gradients, row)[: encoded.n_positions]
+
+
+@register_method("grad-sam")
+class GradSam(AttentionGradientMethod):
+    name = "grad-sam"
+    token_scores = staticmethod(token_grad_sam)
