@@ -72,9 +72,10 @@ class RunConfig:
     """The precision of the model's passes: float32 | bfloat16 | mixed (bench/precision.py; mixed
     by default, measured to keep every method's ranking). A run folder's config recorded before
     this setting existed ran in float32."""
-    granularity: str = DEFAULT_GRANULARITY
+    granularity: str | None = None
     """What an explanation scores and a metric removes: token | word | sentence (bench/units.py);
-    image tasks explain patches (token)."""
+    unset, each task's default (`Task.granularity`: token; movies: sentence); image tasks explain
+    patches (token)."""
     sanity: bool = False
     """Also run the model-randomisation check (re-runs every method on a re-initialised model)."""
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -127,10 +128,10 @@ class RunConfig:
         for name in ("sanity", "quiet", "retry_errors", "allow_version_change"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} must be true or false; got {getattr(self, name)!r}")
-        for name in ("split", "token_set", "executor", "dtype", "granularity"):
+        for name in ("split", "token_set", "executor", "dtype"):
             if not isinstance(getattr(self, name), str):
                 raise InputError(f"{name} must be a string; got {getattr(self, name)!r}")
-        for name in ("model", "replacement", "out", "name", "address"):
+        for name in ("model", "replacement", "out", "name", "address", "granularity"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise InputError(f"{name} must be a string; got {getattr(self, name)!r}")
         tasks = [self.task] if isinstance(self.task, str) else self.task
@@ -185,9 +186,10 @@ class RunConfig:
         for name in metrics:
             if task.modality not in METRICS.get(name).modalities:
                 raise InputError(f"metric {name!r} is not defined for {task.modality} inputs")
-        if task.modality == "image" and self.granularity != DEFAULT_GRANULARITY:
+        granularity = self.granularity or task.granularity
+        if task.modality == "image" and granularity != DEFAULT_GRANULARITY:
             raise InputError(
-                f"granularity {self.granularity!r} applies to text; task {task.name!r} explains patches"
+                f"granularity {granularity!r} applies to text; task {task.name!r} explains patches"
             )
         allowed = IMAGE_REPLACEMENTS if task.modality == "image" else TEXT_REPLACEMENTS
         replacement = self.replacement or allowed[0]
@@ -205,6 +207,7 @@ class RunConfig:
                 "methods": list(dict.fromkeys(methods)),  # a name given twice runs once
                 "metrics": list(dict.fromkeys(metrics)),
                 "replacement": replacement,
+                "granularity": granularity,
             }
         )
 
@@ -212,7 +215,8 @@ class RunConfig:
         """The settings every task of a run shares, checked."""
         check_token_set(self.token_set)
         check_dtype(self.dtype)
-        check_granularity(self.granularity)
+        if self.granularity is not None:
+            check_granularity(self.granularity)
         if self.executor not in ("local", "ray"):
             raise InputError(f"unknown executor {self.executor!r}; use local or ray")
         tasks = self.task_names()

@@ -30,6 +30,8 @@ class Task:
     has_rationale: ClassVar[bool] = False
     """Whether examples carry a ground-truth rationale (char spans for text, a pixel mask for images)."""
     labels: ClassVar[tuple[str, ...]] = ()
+    granularity: ClassVar[str] = "token"
+    """The unit a run explains when it names none (bench/units.py)."""
     local_copy: ClassVar[str | None] = None
     """The folder under SHARED_DATA holding an offline copy of the task's data, if one exists."""
 

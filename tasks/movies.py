@@ -54,6 +54,7 @@ class Movies(TextClassificationTask):
 
     name = "movies"
     local_copy = "movie_rationales"
+    granularity = "sentence"  # ~11 sentences per review instead of ~270 tokens to perturb one by one
     has_rationale = True
     labels = ("negative", "positive")
     training = {"n_train": 800, "epochs": 2, "max_length": 384}

@@ -26,3 +26,13 @@ def test_a_run_without_data_reads_the_offline_copy_when_present(tmp_path, monkey
     suite = RunConfig(task=["spam", "sst2"], methods=["random"]).resolved()
     assert suite.data == {"sst2": str(tmp_path / "sst2")}
     assert [c.data for c in suite.task_configs()] == [None, str(tmp_path / "sst2")]
+
+
+def test_each_task_explains_its_own_default_unit_unless_the_run_names_one():
+    suite = RunConfig(task=["sst2", "movies", "digits_vit"], methods=["random"]).resolved()
+    assert [c.granularity for c in suite.task_configs()] == ["token", "sentence", "token"]
+    assert RunConfig(task="movies", methods=["random"], granularity="word").resolved().granularity == "word"
+    # token stays out of the config's identity, so folders recorded before units keep their hash
+    assert "granularity" not in RunConfig(task="sst2", methods=["random"]).resolved().identity()
+    with pytest.raises(InputError, match="granularity 'word' applies to text; task 'digits_vit'"):
+        RunConfig(task=["sst2", "digits_vit"], methods=["random"], granularity="word").resolved()
