@@ -40,6 +40,11 @@ config.toml without them is read with these values, and the identity leaves them
 values, so the folders made before them keep their config hash."""
 
 
+def dated_name(label: str) -> str:
+    """A run's default name: what it runs and today's date (UTC), e.g. spam-20261205."""
+    return f"{label}-{datetime.now(UTC):%Y%m%d}"
+
+
 @dataclass
 class RunConfig:
     task: str | list[str] = DEFAULT_TASK
@@ -219,8 +224,7 @@ class RunConfig:
             check_granularity(self.granularity)
         if self.executor not in ("local", "ray"):
             raise InputError(f"unknown executor {self.executor!r}; use local or ray")
-        tasks = self.task_names()
-        name = self.name or f"{'+'.join(tasks)}-{datetime.now(UTC):%Y%m%d}"
+        name = self.name or dated_name("+".join(self.task_names()))
         return {
             "protocols": check_protocols(self.protocols),
             "name": name,

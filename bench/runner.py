@@ -280,7 +280,8 @@ def _run_locked(config: RunConfig, run_dir: Path, console: Console) -> pd.DataFr
         shards += plan(task, done)
     stage("reading the run folder and examples")
     if shards:
-        for task in [t for t in tasks if any(shard.config.task == t.task for shard in shards)]:
+        pending = {shard.config.task for shard in shards}
+        for task in [t for t in tasks if t.task in pending]:
             _, model = task_and_model(task)  # load (or train) each model once before any worker needs it
             check_weights(run_dir, weights_fingerprint(model.folder), task.task if len(tasks) > 1 else None)
             record_model_accuracy(run_dir, task.task, model.folder)

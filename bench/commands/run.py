@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import fields, replace
-from datetime import UTC, datetime
 
 from bench.commands import add_dtype_argument, add_granularity_argument
 from bench.errors import InputError
-from bench.run_config import DEFAULT_N, DEFAULT_TASK
+from bench.run_config import DEFAULT_N, DEFAULT_TASK, dated_name
 from bench.suites import SUITES, suite_names, suite_tasks
 
 
@@ -39,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--suite and --task both name the tasks; give one of them")
         given["task"] = suite_tasks(args.suite)
         if args.name is None and args.out is None:
-            given["name"] = f"{args.suite}-{datetime.now(UTC):%Y%m%d}"
+            given["name"] = dated_name(args.suite)
     elif args.task is not None:
         given["task"] = args.task if len(args.task) > 1 else args.task[0]
     config = replace(config, **{key: value for key, value in given.items() if value is not None})
