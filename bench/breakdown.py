@@ -47,7 +47,9 @@ def method_breakdown(records: pd.DataFrame) -> pd.DataFrame:
 
 def print_breakdown(table: pd.DataFrame, stages: dict[str, float], console: Console) -> None:
     """The per-method table, a total line, and this invocation's stages (seconds of wall time)."""
-    shown = Table(title=Text("where the time went (seconds recorded per row, all rows of the run)"))
+    shown = Table(
+        title=Text("where the time went (seconds recorded per row, summed over the run's rows and workers)")
+    )
     shown.add_column("method", no_wrap=True, min_width=max([6, *map(len, table["method"].astype(str))]))
     for label in COLUMNS.values():
         shown.add_column(label, justify="right")

@@ -30,7 +30,7 @@ the report (README, 'How long a run takes'). n = 20 is the smallest round number
 paired tests can separate methods: with 153 Holm-corrected pairs an exact two-sided Wilcoxon p
 is at least 2 / 2**n, so below n = 13 every method would be reported as tied."""
 EXECUTION_FIELDS = (
-    "out", "name", "executor", "address", "batch_size", "shard_size", "cpus", "gpus", "quiet",
+    "out", "name", "executor", "workers", "address", "batch_size", "shard_size", "cpus", "gpus", "quiet",
     "retry_errors", "allow_version_change",
 )  # fmt: skip
 """Fields that change how a run executes but not its results: free to differ on resume."""
@@ -90,6 +90,9 @@ class RunConfig:
     out: str | None = None
     name: str | None = None
     executor: str = "local"
+    workers: int = 0
+    """The local executor's worker processes, one thread each (bench/executors.py); 0 = one per
+    CPU core on Linux (elsewhere 1), 1 = in this process on torch's default threads."""
     address: str | None = None
     batch_size: int = 64
     shard_size: int = 10
@@ -126,7 +129,7 @@ class RunConfig:
             value = getattr(self, name)
             if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
                 raise InputError(f'{name} must be a list of names, e.g. {name} = ["a", "b"]; got {value!r}')
-        for name, low in (("n", 1), ("seed", 0), ("batch_size", 1), ("shard_size", 1)):
+        for name, low in (("n", 1), ("seed", 0), ("workers", 0), ("batch_size", 1), ("shard_size", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InputError(f"{name} must be an integer >= {low}; got {value!r}")

@@ -44,6 +44,8 @@ MODEL_ACCURACY = "model_test_accuracy"
 RUN_FILES = ("config.toml", "meta.json", RECORDS)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".json")
 LOCK = ".lock"
+_HELD: set = set()
+"""The open lock files of this process (a forked worker closes its copies: `close_inherited_locks`)."""
 
 
 def library_versions() -> dict[str, str]:
@@ -88,11 +90,21 @@ def locked(run_dir: Path) -> Iterator[None]:
     handle.truncate()
     handle.write(str(os.getpid()))
     handle.flush()
+    _HELD.add(handle)
     try:
         yield
     finally:
+        _HELD.discard(handle)
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def close_inherited_locks() -> None:
+    """In a forked worker: close the copies of the driver's lock files without unlocking them, so
+    the lock ends with the driver and never outlives it in a stray worker."""
+    for handle in _HELD:
+        handle.close()
+    _HELD.clear()
 
 
 def check_is_run_folder(run_dir: Path) -> None:

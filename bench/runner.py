@@ -326,17 +326,15 @@ def _execute(
     everything = " + ".join(dict.fromkeys(task for task, _ in todo))
     overall = progress.add_task(f"{everything} · all methods", total=sum(todo.values()))
 
-    def advance(task: str, method: str, rows: int) -> None:
-        progress.advance(bars[task, method], rows)
-        progress.advance(overall, rows)
-
     def on_row(row: dict) -> None:
-        advance(row["task"], row["method"], 1)
+        progress.advance(bars[row["task"], row["method"]], 1)
+        progress.advance(overall, 1)
 
-    def on_shard(shard: Shard, rows: list[dict], rows_reported: bool) -> None:
+    def on_rows(rows: list[dict], rows_reported: bool) -> None:
         write_part(run_dir, rows, columns)
         if not rows_reported:
-            advance(shard.config.task, shard.method, len(rows))
+            for row in rows:
+                on_row(row)
 
     with progress:
-        make_executor(config).map(shards, on_row, on_shard)
+        make_executor(config).map(shards, on_row, on_rows)

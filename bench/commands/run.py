@@ -110,6 +110,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", help="run folder (default results/<name>)")
     parser.add_argument("--name", help="run name (default <task>-<date>)")
     parser.add_argument("--executor", choices=["local", "ray"])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="local executor: worker processes, one thread each (default: one per CPU core; 1: in "
+        "this process on torch's threads)",
+    )
     parser.add_argument("--address", help="Ray cluster address (default: start a local one)")
     parser.add_argument("--batch-size", dest="batch_size", type=int, help="rows per forward pass in metrics")
     parser.add_argument("--shard-size", dest="shard_size", type=int, help="examples per job and part file")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import bench
 from bench import runner
@@ -18,6 +19,7 @@ from bench.evaluate import score_explanation
 from bench.records import read_records
 from bench.registry import METHODS, TASKS
 from bench.run_config import RunConfig
+from bench.run_folder import locked
 from bench.runner import task_and_model
 from bench.stats import SUMMARY_COLUMNS
 
@@ -133,7 +135,8 @@ def test_stray_temp_files_are_ignored_and_corrupt_parts_are_named(tmp_path):
 
 def _cli(out: Path) -> list[str]:
     flags = ["--plugins", PLUGIN, "--task", "fake-spam", "--methods", "fake-slow,random", "--n", "8"]
-    return [sys.executable, "-m", "bench", "run", *flags, "--shard-size", "1", "--out", str(out), "--quiet"]
+    execution = ["--shard-size", "1", "--workers", "2", "--out", str(out), "--quiet"]
+    return [sys.executable, "-m", "bench", "run", *flags, *execution]
 
 
 def test_resume_after_kill_9_matches_an_uninterrupted_run(tmp_path):
@@ -148,6 +151,7 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(tmp_path):
     process.wait()
     interrupted = read_records(killed)
     assert 3 <= len(interrupted) < 16
+    _wait_until_unlocked(killed)  # the driver's workers died with it and hold no copy of its lock
 
     bench.run(RunConfig.from_toml(killed / "config.toml"))
     resumed = sorted_records(killed)
@@ -155,6 +159,30 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(tmp_path):
     assert len(resumed) == 16 and not resumed.duplicated(["method", "example_id"]).any()
     # rows shared with other methods' rows ran in other batches: float32's last digits may differ
     assert_same_values(resumed, sorted_records(tmp_path / "whole"), atol=1e-6)
+
+
+def _wait_until_unlocked(run_dir: Path, seconds: float = 5) -> None:
+    deadline = time.time() + seconds
+    while True:
+        try:
+            with locked(run_dir):
+                return
+        except InputError:
+            assert time.time() < deadline, "the killed run's lock outlived it"
+            time.sleep(0.05)
+
+
+def test_worker_processes_give_the_rows_of_one_process_on_one_thread(tmp_path):
+    settings = dict(methods=["atman", "occlusion", "random"], n=4, shard_size=3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        bench.run(config(tmp_path / "one", workers=1, **settings))
+    finally:
+        torch.set_num_threads(threads)
+    bench.run(config(tmp_path / "two", workers=2, **settings))
+    # each example's rows ran in one worker in the run's method order, so its shared passes match
+    assert_same_values(sorted_records(tmp_path / "two"), sorted_records(tmp_path / "one"), atol=0)
 
 
 def test_ray_executor_matches_local(tmp_path, monkeypatch):
@@ -421,7 +449,8 @@ def test_a_word_run_records_words_and_its_metrics_remove_whole_words(tmp_path, m
         return rows, ids
 
     monkeypatch.setattr(Perturber, "_variants", recording)
-    words = config(tmp_path, task=pieces_task, methods=["occlusion"], metrics=["deletion", "auprc"], n=2)
+    settings = dict(methods=["occlusion"], metrics=["deletion", "auprc"], n=2, workers=1)  # seen here
+    words = config(tmp_path, task=pieces_task, **settings)
     bench.run(replace(words, granularity="word"))
     assert 'granularity = "word"' in (tmp_path / "config.toml").read_text()
     records = sorted_records(tmp_path)
