@@ -333,7 +333,7 @@ def atman_grad_agreement(n_examples: int, tasks: dict[str, dict]) -> list[dict]:
         task = TASKS.get(name)(**params)
         model = task.default_model()
         pairs: dict[tuple[str, float], list] = {}
-        for example in task.examples("test", n_examples):
+        for example in task.fit(task.examples("test", n_examples), model):
             exact = {f: _explain("atman", model, example, f) for f in AGREEMENT_FACTORS}
             ranked = ~exact[default].special_tokens
             exact = {f: explanation.scores for f, explanation in exact.items()}

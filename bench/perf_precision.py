@@ -36,7 +36,7 @@ def precision_agreement(
     for name, params in tasks.items():
         task = TASKS.get(name)(**params)
         models = {dtype: task.default_model().set_dtype(dtype) for dtype in DTYPES}
-        examples = task.examples("test", n_examples)
+        examples = task.fit(task.examples("test", n_examples), models["float32"])
         for method in methods:
             seconds = {dtype: 0.0 for dtype in DTYPES}
             rhos: dict[str, list[float]] = {dtype: [] for dtype in DTYPES[1:]}

@@ -37,7 +37,7 @@ def screening_agreement(tasks: dict[str, dict], n_examples: int) -> pd.DataFrame
         seconds = {"atman": 0.0, "atman-screened": 0.0}
         auc = {"atman": [], "atman-screened": []}
         same_top = []
-        for example in task.examples("test", n_examples):
+        for example in task.fit(task.examples("test", n_examples), model):
             encoded = model.encode(example.inputs, example.target)
             calls = [
                 lambda method=method, model=model, encoded=encoded: method.explain(model, encoded)

@@ -99,6 +99,27 @@ def examples_of(config: RunConfig) -> list[Example]:
     return _examples(config.task, config.data, config.seed, tuple(config.plugins), config.split, config.n)
 
 
+@functools.cache
+def _fitted(
+    task: str, data: str | None, seed: int, model: str | None, plugins: tuple, dtype: str, split: str, n: int
+) -> list[Example]:
+    instance, loaded = _task_and_model(task, data, seed, model, plugins, dtype)
+    examples = _examples(task, data, seed, plugins, split, n)
+    fitted = instance.fit(examples, loaded)
+    if [example.id for example in fitted] != [example.id for example in examples]:
+        raise ValueError(f"task {task!r}: fit must keep the examples' ids and order (a run plans by them)")
+    return fitted
+
+
+def fitted_examples_of(config: RunConfig) -> list[Example]:
+    """The run's examples as its model takes them (`Task.fit`), once per process: the rows explain
+    these, while planning needs only the ids, which fitting keeps, and so loads no model."""
+    return _fitted(
+        config.task, config.data, config.seed, config.model, tuple(config.plugins), config.dtype,
+        config.split, config.n,
+    )  # fmt: skip
+
+
 def _seed_row(seed: int, example_id: str, method: str) -> None:
     row_seed = zlib.crc32(f"{seed}/{example_id}/{method}".encode())
     random.seed(row_seed)
@@ -166,7 +187,7 @@ def run_shard(shard: Shard, on_row=None) -> list[dict[str, Any]]:
     _, model = task_and_model(shard.config)
     wanted = set(shard.example_ids)
     rows = []
-    for example in examples_of(shard.config):
+    for example in fitted_examples_of(shard.config):
         if example.id in wanted:
             rows.append(run_row(shard.config, model, example, shard.method))
             if on_row is not None:
@@ -201,7 +222,7 @@ def rationale_stats(config: RunConfig, model: Model) -> tuple[float, float] | No
     key = config.identity_hash()
     if needed and key not in _RATIONALE_STATS:
         lengths, fractions = [], []
-        for example in examples_of(config):
+        for example in fitted_examples_of(config):
             encoded = model.encode(example.inputs, example.target, granularity=config.granularity)
             mask = rationale_mask(encoded, example.rationale)
             if mask is None:

@@ -55,6 +55,12 @@ class Task:
         """
         raise NotImplementedError
 
+    def fit(self, examples: list[Example], model: Model) -> list[Example]:
+        """The examples shortened where `model` cannot take them whole (its `max_length`), with
+        their ids and order kept; called wherever examples meet a model (a run's rows, `xai-bench
+        explain --task`), since `examples` knows no model. The default keeps them as they are."""
+        return examples
+
     def default_model(self) -> Model:
         """The model the benchmark explains by default: loaded, or trained once and cached."""
         raise NotImplementedError

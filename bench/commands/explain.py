@@ -28,8 +28,8 @@ def _parse_param(text: str) -> tuple[str, object]:
 
 
 def _task_example(args: argparse.Namespace):
-    """(inputs, target, model) of example `--index` of a task's split; the task's default model
-    unless --model is given."""
+    """(inputs, target, model) of example `--index` of a task's split as the model takes it
+    (`Task.fit`); the task's default model unless --model is given."""
     import bench
     from bench.registry import TASKS
 
@@ -38,9 +38,9 @@ def _task_example(args: argparse.Namespace):
     if not 0 <= args.index < len(examples):
         count = f"{len(examples)} {args.split} examples"
         raise InputError(f"task {args.task!r} has {count}; --index {args.index} is out of range")
-    example = examples[args.index]
     model = bench.load_model(args.model, kind=args.kind) if args.model else task.default_model()
     model.set_dtype(args.dtype)
+    (example,) = task.fit([examples[args.index]], model)
     print(f"{args.task} {args.split}[{args.index}] = {example.id}, label {example.target!r}", file=sys.stderr)
     return example.inputs, example.target, model
 

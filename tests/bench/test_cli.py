@@ -7,6 +7,7 @@ import pytest
 
 import bench
 from bench.cli import main
+from bench.errors import InputError
 
 
 @pytest.fixture
@@ -110,6 +111,24 @@ def test_explain_a_task_example(model_dir, capsys):
     assert "--index 500 is out of range" in capsys.readouterr().err
     assert main(["explain", "--method", "atman"]) == 2
     assert "give a text and --model, or --task" in capsys.readouterr().err
+
+
+def test_explain_a_task_example_as_the_task_fits_it_to_the_model(model_dir, capsys):
+    from tasks.movies import Movies
+    from tests.data import shared_data
+
+    data = shared_data("movie_rationales")
+    argv = ["explain", "--task", "movies", "--data", str(data), "--index", "4", "--model", str(model_dir),
+            "--method", "random", "--granularity", "sentence", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    payload = json.loads(capsys.readouterr().out)
+    model, task = bench.load_model(model_dir), Movies(data=data)
+    review = task.examples("test", 5)[4]
+    with pytest.raises(InputError, match="accepts at most 64"):
+        model.encode(review.inputs)  # the whole review is too long for the tiny BERT
+    (fitted,) = task.fit([review], model)
+    expected = model.encode(fitted.inputs, review.target, granularity="sentence")
+    assert payload["tokens"] == expected.units.texts and len(payload["tokens"]) == 2 + 3  # 3 sentences
 
 
 def test_explain_prints_tokens_that_look_like_markup(bert, tmp_path, capsys):

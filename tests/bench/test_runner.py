@@ -48,6 +48,7 @@ def fake_registrations():
     sys.modules.pop(PLUGIN, None)
     runner._task_and_model.cache_clear()
     runner._examples.cache_clear()
+    runner._fitted.cache_clear()
 
 
 def config(out: Path, **overrides) -> RunConfig:
@@ -435,6 +436,7 @@ def pieces_task():
     TASKS._entries.pop("fake-pieces", None)
     runner._task_and_model.cache_clear()
     runner._examples.cache_clear()
+    runner._fitted.cache_clear()
 
 
 def test_a_word_run_records_words_and_its_metrics_remove_whole_words(tmp_path, monkeypatch, pieces_task):
@@ -484,3 +486,57 @@ def test_granularity_is_part_of_the_run_and_token_keeps_older_hashes(tmp_path, p
         bench.run(word)
     with pytest.raises(InputError, match="granularity='phrase' is not one of token, word, sentence"):
         config(tmp_path, granularity="phrase").resolved()
+
+
+LONG = " ".join(["free cash call now"] * 20)
+"""80 words of one token each: more than the tiny BERT's 64 positions."""
+
+
+@pytest.fixture
+def long_task():
+    """A task with a text too long for the tiny BERT, whose `fit` keeps its last words that fit
+    (one token each in the tiny vocabulary, plus [CLS] and [SEP])."""
+    from bench.task import register_task
+    from bench.types import Example
+    from tests.bench.fake_task import FakeSpam
+
+    @register_task("fake-long")
+    class FakeLong(FakeSpam):
+        name = "fake-long"
+
+        def examples(self, split="test", n=None):
+            return [
+                Example("long-0", LONG, 1, [(len(LONG) - 3, len(LONG))]),
+                Example("short-1", "free cash", 1),
+            ]
+
+        def fit(self, examples, model):
+            keep = model.max_length - 2
+            return [
+                replace(e, inputs=" ".join(e.inputs.split(" ")[-keep:]), rationale=None) for e in examples
+            ]
+
+    yield "fake-long"
+    TASKS._entries.pop("fake-long", None)
+    runner._task_and_model.cache_clear()
+    runner._examples.cache_clear()
+    runner._fitted.cache_clear()
+
+
+def test_run_rows_explain_the_examples_as_the_task_fits_them_to_the_model(tmp_path, long_task):
+    run = config(tmp_path, task=long_task, methods=["random"], n=2)
+    _, model = task_and_model(run.resolved())
+    with pytest.raises(InputError, match="accepts at most 64"):
+        model.encode(LONG)  # unfitted, the long example is an error row
+    bench.run(run)
+    records = sorted_records(tmp_path)
+    assert records["error"].isna().all() and records["example_id"].tolist() == ["long-0", "short-1"]
+    assert list(records["tokens"][0]) == ["[CLS]", *LONG.split(" ")[-62:], "[SEP]"]
+    assert list(records["tokens"][1]) == ["[CLS]", "free", "cash", "[SEP]"]
+    assert [e.id for e in runner.examples_of(run.resolved())] == ["long-0", "short-1"]  # planning: no model
+
+
+def test_a_fit_that_changes_the_ids_is_refused(tmp_path, long_task, monkeypatch):
+    monkeypatch.setattr(TASKS.get(long_task), "fit", lambda self, examples, model: examples[::-1])
+    with pytest.raises(ValueError, match="fit must keep the examples' ids and order"):
+        runner.fitted_examples_of(config(tmp_path, task=long_task, n=2).resolved())
