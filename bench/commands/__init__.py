@@ -16,14 +16,14 @@ def add_dtype_argument(parser: argparse.ArgumentParser, default: str | None = No
     )
 
 
-def add_granularity_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+def add_granularity_argument(parser: argparse.ArgumentParser) -> None:
     """`--granularity`: what an explanation scores and a metric removes (bench/units.py)."""
     from bench.units import GRANULARITIES
 
     parser.add_argument(
         "--granularity",
         choices=GRANULARITIES,
-        default=default,
-        help="what gets one score: token (the default; images: patches), word or sentence; "
-        "metrics remove whole units; see README, 'Granularity'",
+        help="what gets one score: token (images: patches), word or sentence; the default is the "
+        "task's own unit (token; movies: sentence), token for a text of your own; metrics remove whole "
+        "units; see README, 'Granularity'",
     )

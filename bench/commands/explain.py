@@ -29,11 +29,13 @@ def _parse_param(text: str) -> tuple[str, object]:
 
 def _task_example(args: argparse.Namespace):
     """(inputs, target, model) of example `--index` of a task's split as the model takes it
-    (`Task.fit`); the task's default model unless --model is given."""
+    (`Task.fit`); the task's default model unless --model is given, its offline copy of the data
+    (`Task.local_data`, as runs read it) unless --data is given."""
     import bench
     from bench.registry import TASKS
 
-    task = TASKS.get(args.task)(data=args.data, seed=args.seed)
+    kind = TASKS.get(args.task)
+    task = kind(data=args.data if args.data is not None else kind.local_data(), seed=args.seed)
     examples = task.examples(args.split, args.index + 1)
     if not 0 <= args.index < len(examples):
         count = f"{len(examples)} {args.split} examples"
@@ -43,6 +45,13 @@ def _task_example(args: argparse.Namespace):
     (example,) = task.fit([examples[args.index]], model)
     print(f"{args.task} {args.split}[{args.index}] = {example.id}, label {example.target!r}", file=sys.stderr)
     return example.inputs, example.target, model
+
+
+def _default_granularity(args: argparse.Namespace) -> str:
+    from bench.registry import TASKS
+    from bench.units import DEFAULT_GRANULARITY
+
+    return TASKS.get(args.task).granularity if args.task is not None else DEFAULT_GRANULARITY
 
 
 def _class_index(text: str, model) -> int:
@@ -96,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
             _refuse_an_image_file_for_a_text_model(inputs, model)
     if args.target is not None:
         target = args.target if model.kind == "causal-lm" else _class_index(args.target, model)
-    # granularity is no method parameter, but `--param granularity=word` reads as `--granularity word`
-    params = {"granularity": args.granularity, **dict(_parse_param(p) for p in args.param)}
+    # granularity is no method parameter, but `--param granularity=word` reads as `--granularity word`;
+    # unnamed, a task's example is explained in the task's own unit, as runs do (movies: sentences)
+    params = {"granularity": args.granularity or _default_granularity(args)}
+    params |= dict(_parse_param(p) for p in args.param)
     explanation = bench.explain(
         args.method,
         model,
@@ -210,7 +221,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="causal LM: also explain each target token alone (a generated tokens x prompt tokens matrix)",
     )
-    add_granularity_argument(explain, default="token")
+    add_granularity_argument(explain)
     explain.add_argument("--json", action="store_true", help="print JSON instead of a table")
     explain.add_argument(
         "--html", metavar="FILE", help="also write the explanation's heatmap as an HTML page"

@@ -113,13 +113,18 @@ def test_explain_a_task_example(model_dir, capsys):
     assert "give a text and --model, or --task" in capsys.readouterr().err
 
 
-def test_explain_a_task_example_as_the_task_fits_it_to_the_model(model_dir, capsys):
+@pytest.mark.parametrize("named", [True, False], ids=["data-and-unit-named", "task-defaults"])
+def test_explain_a_task_example_as_the_task_fits_it_to_the_model(model_dir, capsys, monkeypatch, named):
+    from bench import task as task_module
     from tasks.movies import Movies
     from tests.data import shared_data
 
     data = shared_data("movie_rationales")
-    argv = ["explain", "--task", "movies", "--data", str(data), "--index", "4", "--model", str(model_dir),
-            "--method", "random", "--granularity", "sentence", "--json"]  # fmt: skip
+    # unnamed: the task's offline copy (as runs read it) and its own unit, sentences
+    monkeypatch.setattr(task_module, "SHARED_DATA", data.parent)
+    chosen = ["--data", str(data), "--granularity", "sentence"] if named else []
+    argv = ["explain", "--task", "movies", *chosen, "--index", "4", "--model", str(model_dir),
+            "--method", "random", "--json"]  # fmt: skip
     assert main(argv) == 0
     payload = json.loads(capsys.readouterr().out)
     model, task = bench.load_model(model_dir), Movies(data=data)
