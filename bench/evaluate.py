@@ -11,6 +11,7 @@ import numpy as np
 from bench.errors import InputError
 from bench.metric import FAMILIES, CurveMetric, Evidence, Metric
 from bench.models import Encoded, Model
+from bench.perturbation import Perturber
 from bench.protocol import DEFAULT_PROTOCOL, check_protocols, get_protocol, metric_key, scored_under
 from bench.registry import METRICS
 from bench.types import Example, Explanation
@@ -100,26 +101,21 @@ def _patch_mask(encoded: Encoded, pixels: np.ndarray) -> np.ndarray:
     return mask
 
 
-def score_explanation(
+def _checked_evidences(
     explanation: Explanation,
     model: Model,
     encoded: Encoded,
-    metrics: Sequence[str],
-    rationale: np.ndarray | None = None,
-    replacement: str | None = None,
-    batch_size: int = 64,
-    method: Any = None,
-    candidates: np.ndarray | None = None,
-    protocols: Sequence[str] = (DEFAULT_PROTOCOL,),
-    rationale_stats: tuple[float, float] | None = None,
-    input_cache: dict[str, Any] | None = None,
-) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """({metric key: value}, {curve metric: y values}) for one explanation of `encoded`.
-
-    Every metric is scored under the first protocol, and under each further protocol that sets
-    what it reads differently (`bench.protocol.scored_under`), keyed `metric@protocol`.
-    `input_cache` holds what depends on the input alone (`Evidence.input_cache`): pass the same
-    dict for every explanation of one input and those passes run once."""
+    rationale: np.ndarray | None,
+    replacement: str | None,
+    batch_size: int,
+    method: Any,
+    candidates: np.ndarray | None,
+    protocols: Sequence[str],
+    rationale_stats: tuple[float, float] | None,
+    input_cache: dict[str, Any] | None,
+) -> dict[str, Evidence]:
+    """One Evidence per protocol, sharing one explanation cache, after checking that the
+    explanation explains `encoded`."""
     units = encoded.units
     if len(explanation.tokens) != units.n_units:
         raise InputError(
@@ -140,10 +136,9 @@ def score_explanation(
             f"the explanation has non-finite scores (NaN or inf) at {len(bad)} positions (first {bad[0]}); "
             "no metric of such scores means anything"
         )
-    protocols = check_protocols(protocols)
     shared: dict[str, Any] = {}
     input_cache = {} if input_cache is None else input_cache
-    evidences = {
+    return {
         protocol: Evidence(
             explanation,
             model,
@@ -158,8 +153,35 @@ def score_explanation(
             _cache=shared,
             input_cache=input_cache,
         )
-        for protocol in protocols
+        for protocol in check_protocols(protocols)
     }
+
+
+def score_explanation(
+    explanation: Explanation,
+    model: Model,
+    encoded: Encoded,
+    metrics: Sequence[str],
+    rationale: np.ndarray | None = None,
+    replacement: str | None = None,
+    batch_size: int = 64,
+    method: Any = None,
+    candidates: np.ndarray | None = None,
+    protocols: Sequence[str] = (DEFAULT_PROTOCOL,),
+    rationale_stats: tuple[float, float] | None = None,
+    input_cache: dict[str, Any] | None = None,
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """({metric key: value}, {curve metric: y values}) for one explanation of `encoded`.
+
+    Every metric is scored under the first protocol, and under each further protocol that sets
+    what it reads differently (`bench.protocol.scored_under`), keyed `metric@protocol`.
+    `input_cache` holds what depends on the input alone (`Evidence.input_cache`): pass the same
+    dict for every explanation of one input and those passes run once."""
+    protocols = check_protocols(protocols)
+    evidences = _checked_evidences(
+        explanation, model, encoded, rationale, replacement, batch_size, method, candidates, protocols,
+        rationale_stats, input_cache,
+    )  # fmt: skip
     values: dict[str, float] = {}
     curves: dict[str, list[float]] = {}
     for name in metrics:
@@ -169,6 +191,46 @@ def score_explanation(
         if isinstance(metric, CurveMetric):
             curves[name] = metric.curve(evidences[protocols[0]])[1].tolist()
     return values, curves
+
+
+def planned_removals(
+    explanation: Explanation,
+    model: Model,
+    encoded: Encoded,
+    metrics: Sequence[str],
+    rationale: np.ndarray | None = None,
+    replacement: str | None = None,
+    batch_size: int = 64,
+    method: Any = None,
+    candidates: np.ndarray | None = None,
+    protocols: Sequence[str] = (DEFAULT_PROTOCOL,),
+    rationale_stats: tuple[float, float] | None = None,
+    input_cache: dict[str, Any] | None = None,
+) -> list[tuple[Perturber, np.ndarray]]:
+    """The removals `score_explanation` with the same arguments will score, each with its
+    perturber (`Metric.removals`), for running those of several explanations of one input
+    together (`run_removals`)."""
+    protocols = check_protocols(protocols)
+    evidences = _checked_evidences(
+        explanation, model, encoded, rationale, replacement, batch_size, method, candidates, protocols,
+        rationale_stats, input_cache,
+    )  # fmt: skip
+    return [
+        planned
+        for name in metrics
+        for protocol in scored_under(name, protocols)
+        for planned in METRICS.get(name)().removals(evidences[protocol])
+    ]
+
+
+def run_removals(planned: Sequence[tuple[Perturber, np.ndarray]]) -> None:
+    """Each perturber's planned removals through the model in one call (its batches of
+    `batch_size` rows, each distinct removal once); the metrics then read them from its memo."""
+    by_perturber: dict[int, tuple[Perturber, list[np.ndarray]]] = {}
+    for perturber, masks in planned:
+        by_perturber.setdefault(id(perturber), (perturber, []))[1].append(masks)
+    for perturber, masks in by_perturber.values():
+        perturber.logprobs(np.concatenate(masks))
 
 
 def evaluate(

@@ -1,6 +1,7 @@
-"""Executors run a run's shards. `local` runs them on this machine: in this process, one after
-the other, or (`workers` > 1, the default on a multi-core CPU) in worker processes forked from
-this one, each on one thread. `ray` spreads them over a Ray cluster (`pip install xai-bench[ray]`),
+"""Executors run a run's shards. `local` runs them on this machine as one job per example (every
+method on it, their removals pooled: `runner.run_example`): in this process, one after the
+other, or (`workers` > 1, the default on a multi-core CPU) in worker processes forked from this
+one, each on one thread. `ray` spreads them over a Ray cluster (`pip install xai-bench[ray]`),
 one Ray task per shard with the run's CPU and GPU requests. Either way the driver writes every
 finished job's rows, so part files are only ever written by one process."""
 
@@ -35,17 +36,20 @@ class LocalExecutor:
         self.workers = workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
     def map(self, shards: Sequence[Any], on_row: OnRow, on_rows: OnRows) -> None:
-        from bench.runner import run_shard
+        from bench.runner import jobs_of, run_job
 
-        jobs = _by_example(shards)
+        jobs = jobs_of(list(shards))
         workers = min(self.workers, len(jobs))
         if workers <= 1 or _cuda_initialized():
-            for shard in shards:
-                on_rows(run_shard(shard, on_row), True)
+            for job in jobs:
+                rows = run_job(job)
+                for row in rows:
+                    on_row(row)
+                on_rows(rows, True)
             return
         pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _start_worker)
         try:
-            pending = {pool.submit(_run_job, job) for job in jobs}
+            pending = {pool.submit(run_job, job) for job in jobs}
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -56,22 +60,6 @@ class LocalExecutor:
             raise
         finally:
             pool.shutdown(cancel_futures=True)
-
-
-def _by_example(shards: Sequence[Any]) -> list[list[Any]]:
-    """The shards cut into one job per (task, example): one shard per method, in shard order."""
-    jobs: dict[tuple[str, str], list[Any]] = {}
-    for shard in shards:
-        for example_id in shard.example_ids:
-            job = jobs.setdefault((shard.config.task, example_id), [])
-            job.append(type(shard)(shard.config, shard.method, (example_id,)))
-    return list(jobs.values())
-
-
-def _run_job(job: list[Any]) -> list[dict]:
-    from bench.runner import run_shard
-
-    return [row for shard in job for row in run_shard(shard)]
 
 
 def _start_worker() -> None:

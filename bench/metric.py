@@ -173,6 +173,13 @@ class Metric:
     def compute(self, evidence: Evidence) -> float:
         raise NotImplementedError
 
+    def removals(self, evidence: Evidence) -> list[tuple[Perturber, np.ndarray]]:
+        """The removals `compute` will score on `evidence`, each with its perturber, when they
+        are known before any is run: the runner puts those of every method's row of one example
+        through the model together, and `compute` then reads them from the perturber. Empty
+        when the metric scores no removals that depend on the explanation."""
+        return []
+
     def tautological_for(self, method: Any, model: Model) -> bool:
         """Whether this metric agrees with `method` by construction on `model` (then the summary
         shows the method's value but does not rank it)."""
@@ -192,3 +199,24 @@ class CurveMetric(Metric):
     def compute(self, evidence: Evidence) -> float:
         x, y = self.curve(evidence)
         return float(np.trapezoid(y, x)) if len(x) > 1 else float("nan")
+
+
+class RemovalCurveMetric(CurveMetric):
+    """The target score along removals of the ranked units (deletion, insertion): at k = 0..n
+    one at a time when n <= 64, else at 20 equal fractions of n (`curve_steps`)."""
+
+    def removed_sets(self, order: np.ndarray, steps: np.ndarray) -> list[np.ndarray]:
+        """The units removed at each step, given the units ranked best first."""
+        raise NotImplementedError
+
+    def _masks(self, evidence: Evidence) -> tuple[np.ndarray, np.ndarray]:
+        n = len(evidence.order)
+        steps = curve_steps(n)
+        return steps / max(n, 1), evidence.removal_masks(self.removed_sets(evidence.order, steps))
+
+    def _curve(self, evidence: Evidence) -> tuple[np.ndarray, np.ndarray]:
+        x, masks = self._masks(evidence)
+        return x, evidence.perturber.scores(masks)
+
+    def removals(self, evidence: Evidence) -> list[tuple[Perturber, np.ndarray]]:
+        return [(evidence.perturber, self._masks(evidence)[1])]

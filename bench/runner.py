@@ -30,7 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.api import get_method
 from bench.breakdown import method_breakdown, print_breakdown, write_breakdown
 from bench.cost import allocated_peak_bytes
-from bench.evaluate import candidate_mask, rationale_mask, score_explanation
+from bench.evaluate import candidate_mask, planned_removals, rationale_mask, run_removals, score_explanation
 from bench.executors import make_executor
 from bench.models import Model, load_model
 from bench.precision import DEFAULT_DTYPE
@@ -127,8 +127,50 @@ def _seed_row(seed: int, example_id: str, method: str) -> None:
     torch.manual_seed(row_seed)
 
 
-def run_row(config: RunConfig, model: Model, example: Example, method_name: str) -> dict[str, Any]:
-    """One record: explain one example with one method and score it; failures become errors."""
+@dataclass(frozen=True)
+class Job:
+    """One example of one task with the methods still to run on it, in the run's order."""
+
+    config: RunConfig
+    example_id: str
+    methods: tuple[str, ...]
+
+
+def jobs_of(shards: list[Shard]) -> list[Job]:
+    """The shards regrouped into one job per (task, example), methods in shard order."""
+    methods: dict[tuple[str, str], list[str]] = {}
+    configs: dict[str, RunConfig] = {}
+    for shard in shards:
+        configs[shard.config.task] = shard.config
+        for example_id in shard.example_ids:
+            methods.setdefault((shard.config.task, example_id), []).append(shard.method)
+    return [Job(configs[task], example_id, tuple(names)) for (task, example_id), names in methods.items()]
+
+
+@dataclass
+class _Explained:
+    """A row explained but not yet scored, and what its scoring reads."""
+
+    method: Any
+    encoded: Any
+    explanation: Any
+    mask: np.ndarray | None
+    candidates: np.ndarray | None
+    metrics: list[str]
+
+    def scoring_arguments(self, config: RunConfig, model: Model, example: Example) -> tuple:
+        """The arguments of `score_explanation` and `planned_removals` for this row."""
+        return (
+            self.explanation, model, self.encoded, self.metrics, self.mask, config.replacement,
+            config.batch_size, self.method, self.candidates, config.protocols,
+            rationale_stats(config, model), input_cache(config, example.id),
+        )  # fmt: skip
+
+
+def _explain(
+    config: RunConfig, model: Model, example: Example, method_name: str
+) -> tuple[dict[str, Any], _Explained | None]:
+    """A row with one method's explanation of one example (None and an error row on failure)."""
     row: dict[str, Any] = {
         "task": config.task,
         "model": model_label(config, model),
@@ -164,17 +206,32 @@ def run_row(config: RunConfig, model: Model, example: Example, method_name: str)
         metrics = [m for m in config.metrics if METRICS.get(m).family != "cost"]
         if mask is None:
             metrics = [m for m in metrics if not METRICS.get(m).needs_rationale]
+    except Exception as error:  # noqa: BLE001 - every failure is recorded and the run goes on
+        row["error"] = f"{type(error).__name__}: {error}"
+        return row, None
+    return row, _Explained(method, encoded, explanation, mask, candidates, metrics)
+
+
+def _score(
+    config: RunConfig,
+    model: Model,
+    example: Example,
+    row: dict[str, Any],
+    explained: _Explained,
+    pooled: tuple[float, float] = (0.0, 0.0),
+) -> dict[str, Any]:
+    """The row with its metrics; `pooled` is its share (seconds, forward passes) of the removals
+    run for several rows together, counted in its evaluation cost."""
+    try:
         passes, start = model.passes.forward, time.perf_counter()
-        values, curves = score_explanation(
-            explanation, model, encoded, metrics, mask, config.replacement, config.batch_size,
-            method, candidates, config.protocols, rationale_stats(config, model),
-            input_cache(config, example.id),
-        )  # fmt: skip
+        values, curves = score_explanation(*explained.scoring_arguments(config, model, example))
         row["tautological"] = [
-            name for name in metrics if METRICS.get(name)().tautological_for(method, model)
+            name
+            for name in explained.metrics
+            if METRICS.get(name)().tautological_for(explained.method, model)
         ]
-        row["eval_seconds"] = time.perf_counter() - start
-        row["eval_forward_passes"] = model.passes.forward - passes
+        row["eval_seconds"] = time.perf_counter() - start + pooled[0]
+        row["eval_forward_passes"] = model.passes.forward - passes + round(pooled[1])
         row.update({metric_column(key): value for key, value in values.items()})
         row.update({f"curve_{name}": curve for name, curve in curves.items() if name in CURVES})
     except Exception as error:  # noqa: BLE001 - every failure is recorded and the run goes on
@@ -182,8 +239,56 @@ def run_row(config: RunConfig, model: Model, example: Example, method_name: str)
     return row
 
 
+def run_row(config: RunConfig, model: Model, example: Example, method_name: str) -> dict[str, Any]:
+    """One record: explain one example with one method and score it; failures become errors."""
+    row, explained = _explain(config, model, example, method_name)
+    return row if explained is None else _score(config, model, example, row, explained)
+
+
+def run_example(config: RunConfig, model: Model, example: Example, methods: tuple[str, ...]) -> list[dict]:
+    """The records of several methods on one example, with their removals pooled: every method
+    explains first; then the removals all their metrics will score (deletion and insertion steps,
+    AOPC steps, ERASER bins: `Metric.removals`) go through the model together, in the perturber's
+    batches, each distinct one once; then each row is scored from them. Each row's evaluation
+    cost includes a share of that pass in proportion to the removals it planned."""
+    staged = [_explain(config, model, example, name) for name in methods]
+    plans: dict[int, list] = {}
+    for i, (_, explained) in enumerate(staged):
+        if explained is not None:
+            try:
+                plans[i] = planned_removals(*explained.scoring_arguments(config, model, example))
+            except Exception:  # noqa: BLE001, S112 - its scoring raises the same error and records it
+                continue
+    passes, start = model.passes.forward, time.perf_counter()
+    run_removals([planned for plan in plans.values() for planned in plan])
+    seconds, forwards = time.perf_counter() - start, model.passes.forward - passes
+    planned_rows = {i: sum(len(masks) for _, masks in plan) for i, plan in plans.items()}
+    total = max(sum(planned_rows.values()), 1)
+    return [
+        row
+        if explained is None
+        else _score(
+            config,
+            model,
+            example,
+            row,
+            explained,
+            (seconds * planned_rows.get(i, 0) / total, forwards * planned_rows.get(i, 0) / total),
+        )  # fmt: skip
+        for i, (row, explained) in enumerate(staged)
+    ]
+
+
+def run_job(job: Job) -> list[dict[str, Any]]:
+    """Run one job in this process (the unit the local executor schedules)."""
+    _, model = task_and_model(job.config)
+    (example,) = [e for e in fitted_examples_of(job.config) if e.id == job.example_id]
+    return run_example(job.config, model, example, job.methods)
+
+
 def run_shard(shard: Shard, on_row=None) -> list[dict[str, Any]]:
-    """Run one shard in this process (the unit an executor schedules)."""
+    """Run one shard in this process (the unit the Ray executor schedules): its rows one by one,
+    without pooling across methods."""
     _, model = task_and_model(shard.config)
     wanted = set(shard.example_ids)
     rows = []

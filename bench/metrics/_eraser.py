@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from bench.metric import Evidence
+from bench.perturbation import Perturber
 
 BIN_SETTINGS = (
     "removal", "target", "bins", "rounding", "skip_repeated_bins", "positive_only", "no_selection"
@@ -39,16 +40,27 @@ def bin_selections(evidence: Evidence) -> list[np.ndarray]:
     return selections
 
 
+def bin_masks(evidence: Evidence, keep_top: bool) -> np.ndarray:
+    """Per counted bin, the units its variant removes: the bin's own, or with `keep_top`
+    every other removable unit (no rows when the ranking is empty or selects nothing)."""
+    selections = bin_selections(evidence) if len(evidence.order) else []
+    removable = evidence.removable
+    removed = [np.setdiff1d(removable, chosen) if keep_top else chosen for chosen in selections]
+    return evidence.removal_masks(removed)
+
+
+def bin_removals(evidence: Evidence, keep_top: bool) -> list[tuple[Perturber, np.ndarray]]:
+    """`Metric.removals` of the binned metrics."""
+    return [(evidence.protocol_perturber, bin_masks(evidence, keep_top))]
+
+
 def mean_drop(evidence: Evidence, keep_top: bool) -> float:
     """Mean over the bins of y(full input) - y(variant) for the protocol's class; the variant
     removes the bin's tokens (the protocol's way), or with `keep_top` everything else."""
     if len(evidence.order) == 0:
         return float("nan")
-    selections = bin_selections(evidence)
-    if not selections:
+    masks = bin_masks(evidence, keep_top)
+    if not len(masks):
         return evidence.protocol.no_selection[int(keep_top)]
-    removable = evidence.removable
-    removed = [np.setdiff1d(removable, chosen) if keep_top else chosen for chosen in selections]
     perturber = evidence.protocol_perturber
-    y = perturber.scores(evidence.removal_masks(removed))
-    return float(np.mean(evidence.unperturbed_score(perturber) - y))
+    return float(np.mean(evidence.unperturbed_score(perturber) - perturber.scores(masks)))

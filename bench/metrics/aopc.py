@@ -15,7 +15,8 @@ from typing import ClassVar
 import numpy as np
 
 from bench.metric import Evidence, Metric, register_metric
-from bench.metrics._eraser import BIN_SETTINGS, mean_drop
+from bench.metrics._eraser import BIN_SETTINGS, bin_removals, mean_drop
+from bench.perturbation import Perturber
 
 
 @register_metric("aopc")
@@ -31,14 +32,23 @@ class AOPC(Metric):
     def steps(self, n: int) -> int:
         return math.ceil(self.steps_fraction * n)
 
+    def _masks(self, evidence: Evidence) -> np.ndarray:
+        """The first L most-relevant-first removals (k = 1..L)."""
+        order = evidence.order
+        return evidence.removal_masks([order[:k] for k in range(1, self.steps(len(order)) + 1)])
+
     def compute(self, evidence: Evidence) -> float:
         if evidence.protocol.aopc == "bins":
             return mean_drop(evidence, keep_top=False)
-        order = evidence.order
-        if len(order) == 0:
+        if len(evidence.order) == 0:
             return float("nan")
-        removed = [order[:k] for k in range(1, self.steps(len(order)) + 1)]
+        masks = self._masks(evidence)
         perturber = evidence.protocol_perturber
-        y = perturber.scores(evidence.removal_masks(removed))
+        y = perturber.scores(masks)
         # k = 0 contributes y_0 - y_0 = 0 to the sum, and counts in the L + 1
-        return float(np.sum(evidence.unperturbed_score(perturber) - y) / (len(removed) + 1))
+        return float(np.sum(evidence.unperturbed_score(perturber) - y) / (len(masks) + 1))
+
+    def removals(self, evidence: Evidence) -> list[tuple[Perturber, np.ndarray]]:
+        if evidence.protocol.aopc == "bins":
+            return bin_removals(evidence, keep_top=False)
+        return [(evidence.protocol_perturber, self._masks(evidence))]

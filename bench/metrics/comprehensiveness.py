@@ -5,8 +5,11 @@ form); higher is better. Bins, rounding, removal and class are the protocol's
 
 from __future__ import annotations
 
+import numpy as np
+
 from bench.metric import Evidence, Metric, register_metric
-from bench.metrics._eraser import BIN_SETTINGS, mean_drop
+from bench.metrics._eraser import BIN_SETTINGS, bin_removals, mean_drop
+from bench.perturbation import Perturber
 
 
 @register_metric("comprehensiveness")
@@ -19,3 +22,6 @@ class Comprehensiveness(Metric):
 
     def compute(self, evidence: Evidence) -> float:
         return mean_drop(evidence, keep_top=False)
+
+    def removals(self, evidence: Evidence) -> list[tuple[Perturber, np.ndarray]]:
+        return bin_removals(evidence, keep_top=False)

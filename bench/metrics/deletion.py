@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metric import CurveMetric, Evidence, curve_steps, register_metric
+from bench.metric import RemovalCurveMetric, register_metric
 
 
 @register_metric("deletion")
-class Deletion(CurveMetric):
+class Deletion(RemovalCurveMetric):
     name = "deletion"
     family = "faithfulness"
     higher_is_better = False
     value_range = (0.0, 1.0)
 
-    def _curve(self, evidence: Evidence) -> tuple[np.ndarray, np.ndarray]:
-        n = len(evidence.order)
-        steps = curve_steps(n)
-        masks = evidence.removal_masks([evidence.order[:k] for k in steps])
-        return steps / max(n, 1), evidence.perturber.scores(masks)
+    def removed_sets(self, order: np.ndarray, steps: np.ndarray) -> list[np.ndarray]:
+        return [order[:k] for k in steps]

@@ -4,8 +4,11 @@ rounding, removal and class are the protocol's (`bench/protocols/`)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from bench.metric import Evidence, Metric, register_metric
-from bench.metrics._eraser import BIN_SETTINGS, mean_drop
+from bench.metrics._eraser import BIN_SETTINGS, bin_removals, mean_drop
+from bench.perturbation import Perturber
 
 
 @register_metric("sufficiency")
@@ -18,3 +21,6 @@ class Sufficiency(Metric):
 
     def compute(self, evidence: Evidence) -> float:
         return mean_drop(evidence, keep_top=True)
+
+    def removals(self, evidence: Evidence) -> list[tuple[Perturber, np.ndarray]]:
+        return bin_removals(evidence, keep_top=True)

@@ -541,3 +541,56 @@ def test_a_fit_that_changes_the_ids_is_refused(tmp_path, long_task, monkeypatch)
     monkeypatch.setattr(TASKS.get(long_task), "fit", lambda self, examples, model: examples[::-1])
     with pytest.raises(ValueError, match="fit must keep the examples' ids and order"):
         runner.fitted_examples_of(config(tmp_path, task=long_task, n=2).resolved())
+
+
+def test_jobs_are_one_example_with_every_method_in_the_runs_order():
+    spam, sst2 = RunConfig(task="spam"), RunConfig(task="sst2")
+    shards = [
+        runner.Shard(spam, "atman", ("a", "b")),
+        runner.Shard(spam, "atman", ("c",)),
+        runner.Shard(spam, "lime", ("a", "b", "c")),
+        runner.Shard(sst2, "atman", ("a",)),
+    ]
+    assert runner.jobs_of(shards) == [
+        runner.Job(spam, "a", ("atman", "lime")),
+        runner.Job(spam, "b", ("atman", "lime")),
+        runner.Job(spam, "c", ("atman", "lime")),
+        runner.Job(sst2, "a", ("atman",)),
+    ]
+
+
+def test_the_removals_of_every_method_of_an_example_go_through_the_model_together(tmp_path, monkeypatch):
+    from bench.evaluate import planned_removals
+    from bench.perturbation import Perturber
+
+    metrics = ["deletion", "insertion", "aopc", "comprehensiveness", "sufficiency"]
+    settings = config(tmp_path, methods=["random", "occlusion"], metrics=metrics, n=1).resolved()
+    _, model = task_and_model(settings)
+    (example,) = runner.fitted_examples_of(settings)
+    calls = []
+    original = Perturber._computed_logprobs
+    monkeypatch.setattr(
+        Perturber,
+        "_computed_logprobs",
+        lambda self, removed: calls.append(len(removed)) or original(self, removed),
+    )
+    rows = runner.run_example(settings, model, example, ("random", "occlusion"))
+    assert all(pd.isna(row.get("error")) for row in rows)
+    # the planned removals, found independently: each method's scores ranked by its metrics' own plans
+    encoded = model.encode(example.inputs, example.target)
+    planned = []
+    for row in rows:
+        explanation = bench.Explanation(row["tokens"], np.asarray(row["scores"]), encoded.target,
+                                        special_tokens=encoded.special)  # fmt: skip
+        plans = planned_removals(explanation, model, encoded, metrics)
+        planned.append({mask.tobytes() for _, masks in plans for mask in masks})
+    union = set.union(*planned)
+    assert len(union) > max(map(len, planned))  # the methods rank differently: their removals differ
+    assert calls[0] == len(union)  # every method's removals in one call ...
+    assert sum(calls[1:]) <= 1  # ... then at most the unperturbed input, which a metric may ask apart
+    for row in rows:  # and each value is the one the row scored alone gives
+        explanation = bench.Explanation(row["tokens"], np.asarray(row["scores"]), encoded.target,
+                                        special_tokens=encoded.special)  # fmt: skip
+        alone, _ = score_explanation(explanation, model, encoded, metrics)
+        for name in metrics:
+            assert row[f"metric_{name}"] == pytest.approx(alone[name], abs=1e-6, nan_ok=True), name
