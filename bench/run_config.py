@@ -96,7 +96,8 @@ class RunConfig:
     address: str | None = None
     batch_size: int = 64
     shard_size: int = 10
-    """Examples per job; each finished job is one atomic part file."""
+    """The Ray executor's examples per job (one method's); each finished job is one atomic part
+    file. The local executor's jobs are one example each, with every method."""
     cpus: float = 1
     gpus: float = 0
     quiet: bool = False

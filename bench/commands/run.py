@@ -118,7 +118,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--address", help="Ray cluster address (default: start a local one)")
     parser.add_argument("--batch-size", dest="batch_size", type=int, help="rows per forward pass in metrics")
-    parser.add_argument("--shard-size", dest="shard_size", type=int, help="examples per job and part file")
+    parser.add_argument(
+        "--shard-size", dest="shard_size", type=int, help="ray executor: examples per job and part file"
+    )
     parser.add_argument("--plugins", type=_names, help="modules to import first (your own tasks/methods)")
     parser.add_argument(
         "--allow-plugins",
