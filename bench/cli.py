@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, NotApplicableError, UnknownNameError, OSError) as error:
         print(f"xai-bench: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # finished rows are on disk: the same command resumes a run
+        print("xai-bench: interrupted; rerun the same command to resume a run", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

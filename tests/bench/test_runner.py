@@ -162,6 +162,28 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(tmp_path):
     assert_same_values(resumed, sorted_records(tmp_path / "whole"), atol=1e-6)
 
 
+def test_ctrl_c_stops_the_workers_keeps_finished_rows_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        _cli(out), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # background jobs ignore it
+    )  # fmt: skip
+    deadline = time.time() + 180
+    while not list((out / "records").glob("part-*.parquet")):
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.time() < deadline, "the run wrote no parts in time"
+        time.sleep(0.05)
+    workers = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    assert process.stderr.read().decode().strip().splitlines()[-1] == (
+        "xai-bench: interrupted; rerun the same command to resume a run"
+    )
+    assert len(workers) == 2 and not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    assert 2 <= len(read_records(out)) < 16
+    _wait_until_unlocked(out)
+
+
 def _wait_until_unlocked(run_dir: Path, seconds: float = 5) -> None:
     deadline = time.time() + seconds
     while True:
