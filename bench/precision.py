@@ -31,7 +31,7 @@ it was trained."""
 RUN_DTYPE = "mixed"
 """The precision of a benchmark run (`xai-bench run`, `bench.run`): every method's token ranking
 in `mixed` agrees with float32's at a median Spearman >= 0.99 on spam and on sms_spam (AtMan, the
-least: 0.990 and 0.997), at 1.1x to 2.2x the speed (`python -m bench.perf`, precision table)."""
+least: 0.992 and 0.996), at 1.4x to 2.5x the speed (`python -m bench.perf`, precision table)."""
 
 
 def check_dtype(dtype: str) -> str:
