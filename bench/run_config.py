@@ -24,7 +24,7 @@ from bench.units import DEFAULT_GRANULARITY, check_granularity
 
 DEFAULT_TASK = "spam"
 DEFAULT_N = 20
-"""Examples per method of the default run (`xai-bench run` without arguments): 1 min 48 s on 2
+"""Examples per method of the default run (`xai-bench run` without arguments): 1 min 53 s on 2
 CPU cores with the 18 text methods that run here, the default families in mixed precision and
 the report (README, 'How long a run takes'). n = 20 is the smallest round number at which the
 paired tests can separate methods: with 153 Holm-corrected pairs an exact two-sided Wilcoxon p
