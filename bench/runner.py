@@ -32,7 +32,7 @@ from bench.breakdown import method_breakdown, print_breakdown, write_breakdown
 from bench.cost import allocated_peak_bytes
 from bench.evaluate import candidate_mask, planned_removals, rationale_mask, run_removals, score_explanation
 from bench.executors import make_executor
-from bench.models import Model, load_model
+from bench.models import Encoded, Model, load_model
 from bench.precision import DEFAULT_DTYPE
 from bench.protocol import get_protocol, metric_column, metric_of
 from bench.records import CURVES, finished, read_records, write_part
@@ -50,7 +50,7 @@ from bench.run_folder import (
 from bench.stats import summarize
 from bench.summary import print_summary, write_summary
 from bench.task import Task
-from bench.types import Example
+from bench.types import Example, Explanation
 
 
 @dataclass(frozen=True)
@@ -152,8 +152,8 @@ class _Explained:
     """A row explained but not yet scored, and what its scoring reads."""
 
     method: Any
-    encoded: Any
-    explanation: Any
+    encoded: Encoded
+    explanation: Explanation
     mask: np.ndarray | None
     candidates: np.ndarray | None
     metrics: list[str]
@@ -252,6 +252,7 @@ def run_example(config: RunConfig, model: Model, example: Example, methods: tupl
     batches, each distinct one once; then each row is scored from them. Each row's evaluation
     cost includes a share of that pass in proportion to the removals it planned."""
     staged = [_explain(config, model, example, name) for name in methods]
+    passes, start = model.passes.forward, time.perf_counter()  # planning may run a pass (a predicted class)
     plans: dict[int, list] = {}
     for i, (_, explained) in enumerate(staged):
         if explained is not None:
@@ -259,7 +260,6 @@ def run_example(config: RunConfig, model: Model, example: Example, methods: tupl
                 plans[i] = planned_removals(*explained.scoring_arguments(config, model, example))
             except Exception:  # noqa: BLE001, S112 - its scoring raises the same error and records it
                 continue
-    passes, start = model.passes.forward, time.perf_counter()
     run_removals([planned for plan in plans.values() for planned in plan])
     seconds, forwards = time.perf_counter() - start, model.passes.forward - passes
     planned_rows = {i: sum(len(masks) for _, masks in plan) for i, plan in plans.items()}
