@@ -101,21 +101,24 @@ def _patch_mask(encoded: Encoded, pixels: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _checked_evidences(
+def evidences(
     explanation: Explanation,
     model: Model,
     encoded: Encoded,
-    rationale: np.ndarray | None,
-    replacement: str | None,
-    batch_size: int,
-    method: Any,
-    candidates: np.ndarray | None,
-    protocols: Sequence[str],
-    rationale_stats: tuple[float, float] | None,
-    input_cache: dict[str, Any] | None,
+    rationale: np.ndarray | None = None,
+    replacement: str | None = None,
+    batch_size: int = 64,
+    method: Any = None,
+    candidates: np.ndarray | None = None,
+    protocols: Sequence[str] = (DEFAULT_PROTOCOL,),
+    rationale_stats: tuple[float, float] | None = None,
+    input_cache: dict[str, Any] | None = None,
 ) -> dict[str, Evidence]:
-    """One Evidence per protocol, sharing one explanation cache, after checking that the
-    explanation explains `encoded`."""
+    """What the metrics read about one explanation of `encoded`: one Evidence per protocol (in
+    the given order), sharing one cache of the explanation's results, after checking that the
+    explanation explains `encoded`. `input_cache` holds what depends on the input alone
+    (`Evidence.input_cache`): pass the same dict for every explanation of one input and those
+    passes run once."""
     units = encoded.units
     if len(explanation.tokens) != units.n_units:
         raise InputError(
@@ -171,17 +174,24 @@ def score_explanation(
     rationale_stats: tuple[float, float] | None = None,
     input_cache: dict[str, Any] | None = None,
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """({metric key: value}, {curve metric: y values}) for one explanation of `encoded`.
-
-    Every metric is scored under the first protocol, and under each further protocol that sets
-    what it reads differently (`bench.protocol.scored_under`), keyed `metric@protocol`.
-    `input_cache` holds what depends on the input alone (`Evidence.input_cache`): pass the same
-    dict for every explanation of one input and those passes run once."""
-    protocols = check_protocols(protocols)
-    evidences = _checked_evidences(
-        explanation, model, encoded, rationale, replacement, batch_size, method, candidates, protocols,
-        rationale_stats, input_cache,
+    """({metric key: value}, {curve metric: y values}) for one explanation of `encoded`: `scored`
+    on its `evidences` (the arguments after `metrics` are theirs)."""
+    return scored(
+        evidences(
+            explanation, model, encoded, rationale, replacement, batch_size, method, candidates, protocols,
+            rationale_stats, input_cache,
+        ),
+        metrics,
     )  # fmt: skip
+
+
+def scored(
+    evidences: dict[str, Evidence], metrics: Sequence[str]
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """({metric key: value}, {curve metric: y values}) of one explanation's `evidences`. Every
+    metric is scored under the first protocol, and under each further protocol that sets what
+    it reads differently (`bench.protocol.scored_under`), keyed `metric@protocol`."""
+    protocols = list(evidences)
     values: dict[str, float] = {}
     curves: dict[str, list[float]] = {}
     for name in metrics:
@@ -194,27 +204,12 @@ def score_explanation(
 
 
 def planned_removals(
-    explanation: Explanation,
-    model: Model,
-    encoded: Encoded,
-    metrics: Sequence[str],
-    rationale: np.ndarray | None = None,
-    replacement: str | None = None,
-    batch_size: int = 64,
-    method: Any = None,
-    candidates: np.ndarray | None = None,
-    protocols: Sequence[str] = (DEFAULT_PROTOCOL,),
-    rationale_stats: tuple[float, float] | None = None,
-    input_cache: dict[str, Any] | None = None,
+    evidences: dict[str, Evidence], metrics: Sequence[str]
 ) -> list[tuple[Perturber, np.ndarray]]:
-    """The removals `score_explanation` with the same arguments will score, each with its
-    perturber (`Metric.removals`), for running those of several explanations of one input
-    together (`run_removals`)."""
-    protocols = check_protocols(protocols)
-    evidences = _checked_evidences(
-        explanation, model, encoded, rationale, replacement, batch_size, method, candidates, protocols,
-        rationale_stats, input_cache,
-    )  # fmt: skip
+    """The removals `scored` will score on the same evidences, each with its perturber
+    (`Metric.removals`), for running those of several explanations of one input together
+    (`run_removals`)."""
+    protocols = list(evidences)
     return [
         planned
         for name in metrics

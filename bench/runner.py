@@ -30,9 +30,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.api import get_method
 from bench.breakdown import method_breakdown, print_breakdown, write_breakdown
 from bench.cost import allocated_peak_bytes
-from bench.evaluate import candidate_mask, planned_removals, rationale_mask, run_removals, score_explanation
+from bench.evaluate import candidate_mask, evidences, planned_removals, rationale_mask, run_removals, scored
 from bench.executors import make_executor
-from bench.models import Encoded, Model, load_model
+from bench.metric import Evidence
+from bench.models import Model, load_model
 from bench.precision import DEFAULT_DTYPE
 from bench.protocol import get_protocol, metric_column, metric_of
 from bench.records import CURVES, finished, read_records, write_part
@@ -50,7 +51,7 @@ from bench.run_folder import (
 from bench.stats import summarize
 from bench.summary import print_summary, write_summary
 from bench.task import Task
-from bench.types import Example, Explanation
+from bench.types import Example
 
 
 @dataclass(frozen=True)
@@ -149,22 +150,11 @@ def jobs_of(shards: list[Shard]) -> list[Job]:
 
 @dataclass
 class _Explained:
-    """A row explained but not yet scored, and what its scoring reads."""
+    """A row explained but not yet scored: what its metrics read and which of them it scores."""
 
     method: Any
-    encoded: Encoded
-    explanation: Explanation
-    mask: np.ndarray | None
-    candidates: np.ndarray | None
+    evidences: dict[str, Evidence]
     metrics: list[str]
-
-    def scoring_arguments(self, config: RunConfig, model: Model, example: Example) -> tuple:
-        """The arguments of `score_explanation` and `planned_removals` for this row."""
-        return (
-            self.explanation, model, self.encoded, self.metrics, self.mask, config.replacement,
-            config.batch_size, self.method, self.candidates, config.protocols,
-            rationale_stats(config, model), input_cache(config, example.id),
-        )  # fmt: skip
 
 
 def _explain(
@@ -206,25 +196,24 @@ def _explain(
         metrics = [m for m in config.metrics if METRICS.get(m).family != "cost"]
         if mask is None:
             metrics = [m for m in metrics if not METRICS.get(m).needs_rationale]
+        read = evidences(
+            explanation, model, encoded, mask, config.replacement, config.batch_size, method, candidates,
+            config.protocols, rationale_stats(config, model), input_cache(config, example.id),
+        )  # fmt: skip
     except Exception as error:  # noqa: BLE001 - every failure is recorded and the run goes on
         row["error"] = f"{type(error).__name__}: {error}"
         return row, None
-    return row, _Explained(method, encoded, explanation, mask, candidates, metrics)
+    return row, _Explained(method, read, metrics)
 
 
 def _score(
-    config: RunConfig,
-    model: Model,
-    example: Example,
-    row: dict[str, Any],
-    explained: _Explained,
-    pooled: tuple[float, float] = (0.0, 0.0),
+    model: Model, row: dict[str, Any], explained: _Explained, pooled: tuple[float, float] = (0.0, 0.0)
 ) -> dict[str, Any]:
     """The row with its metrics; `pooled` is its share (seconds, forward passes) of the removals
     run for several rows together, counted in its evaluation cost."""
     try:
         passes, start = model.passes.forward, time.perf_counter()
-        values, curves = score_explanation(*explained.scoring_arguments(config, model, example))
+        values, curves = scored(explained.evidences, explained.metrics)
         row["tautological"] = [
             name
             for name in explained.metrics
@@ -242,7 +231,7 @@ def _score(
 def run_row(config: RunConfig, model: Model, example: Example, method_name: str) -> dict[str, Any]:
     """One record: explain one example with one method and score it; failures become errors."""
     row, explained = _explain(config, model, example, method_name)
-    return row if explained is None else _score(config, model, example, row, explained)
+    return row if explained is None else _score(model, row, explained)
 
 
 def run_example(config: RunConfig, model: Model, example: Example, methods: tuple[str, ...]) -> list[dict]:
@@ -257,24 +246,18 @@ def run_example(config: RunConfig, model: Model, example: Example, methods: tupl
     for i, (_, explained) in enumerate(staged):
         if explained is not None:
             try:
-                plans[i] = planned_removals(*explained.scoring_arguments(config, model, example))
+                plans[i] = planned_removals(explained.evidences, explained.metrics)
             except Exception:  # noqa: BLE001, S112 - its scoring raises the same error and records it
                 continue
     run_removals([planned for plan in plans.values() for planned in plan])
     seconds, forwards = time.perf_counter() - start, model.passes.forward - passes
     planned_rows = {i: sum(len(masks) for _, masks in plan) for i, plan in plans.items()}
     total = max(sum(planned_rows.values()), 1)
+    shares = {i: rows / total for i, rows in planned_rows.items()}
     return [
         row
         if explained is None
-        else _score(
-            config,
-            model,
-            example,
-            row,
-            explained,
-            (seconds * planned_rows.get(i, 0) / total, forwards * planned_rows.get(i, 0) / total),
-        )  # fmt: skip
+        else _score(model, row, explained, (seconds * shares.get(i, 0), forwards * shares.get(i, 0)))
         for i, (row, explained) in enumerate(staged)
     ]
 

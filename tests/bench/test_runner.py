@@ -582,7 +582,7 @@ def test_jobs_are_one_example_with_every_method_in_the_runs_order():
 
 
 def test_the_removals_of_every_method_of_an_example_go_through_the_model_together(tmp_path, monkeypatch):
-    from bench.evaluate import planned_removals
+    from bench.evaluate import evidences, planned_removals
     from bench.perturbation import Perturber
 
     metrics = ["deletion", "insertion", "aopc", "comprehensiveness", "sufficiency"]
@@ -604,7 +604,7 @@ def test_the_removals_of_every_method_of_an_example_go_through_the_model_togethe
     for row in rows:
         explanation = bench.Explanation(row["tokens"], np.asarray(row["scores"]), encoded.target,
                                         special_tokens=encoded.special)  # fmt: skip
-        plans = planned_removals(explanation, model, encoded, metrics)
+        plans = planned_removals(evidences(explanation, model, encoded), metrics)
         planned.append({mask.tobytes() for _, masks in plans for mask in masks})
     union = set.union(*planned)
     assert len(union) > max(map(len, planned))  # the methods rank differently: their removals differ
