@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from bench.models import Model
 from bench.registry import TASKS
 from bench.types import Example
+from bench.units import DEFAULT_GRANULARITY
 
 register_task = TASKS.register
 
@@ -30,7 +31,7 @@ class Task:
     has_rationale: ClassVar[bool] = False
     """Whether examples carry a ground-truth rationale (char spans for text, a pixel mask for images)."""
     labels: ClassVar[tuple[str, ...]] = ()
-    granularity: ClassVar[str] = "token"
+    granularity: ClassVar[str] = DEFAULT_GRANULARITY
     """The unit a run explains when it names none (bench/units.py)."""
     local_copy: ClassVar[str | None] = None
     """The folder under SHARED_DATA holding an offline copy of the task's data, if one exists."""

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.units import DEFAULT_GRANULARITY
+
 
 @dataclass
 class Example:
@@ -72,7 +74,7 @@ class Explanation:
     """(target tokens, units), with `per_token`: row t explains target token t alone, teacher-forced
     after the earlier ones (inseq's matrix). `scores` still explains the whole target; for methods
     linear in the target tokens' outputs (AtMan, sum-aggregated gradients, occlusion) it is the rows' sum."""
-    granularity: str = "token"
+    granularity: str = DEFAULT_GRANULARITY
 
     def __post_init__(self) -> None:
         self.scores = np.asarray(self.scores, dtype=np.float64)
